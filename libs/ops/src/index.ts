@@ -1,0 +1,47 @@
+export { Status, type ErrorStatus } from "./status.ts";
+export { NodeType, AttrFlag, type Attr } from "./attr.ts";
+export {
+  SessionFlag,
+  AccessMask,
+  SetMask,
+  OpenFlag,
+  TruncateFlag,
+  XattrMode,
+  FlockCmd,
+  PosixLockCmd,
+  PosixLockType,
+  AclType,
+  readOnlyKinds,
+  type Acl,
+  type Command,
+  type CommandKind,
+  type CommandOf,
+  type Ctx,
+} from "./command.ts";
+export {
+  isFailure,
+  type DirEntry,
+  type Failure,
+  type NodeReply,
+  type Payloads,
+  type Result,
+  type ResultOf,
+  type SetCounts,
+  type Success,
+  type ValueCounts,
+} from "./result.ts";
+export { nameFromBytes, nameToBytes, nameFromText, nameToText, type Name } from "./names.ts";
+export { CodecError, base64Decode, base64Encode, decodeMessage, encodeMessage } from "./codec.ts";
+export { routeOf, slotOfInode, type Route } from "./route.ts";
+export {
+  Header,
+  clusterBucket,
+  clusterMetaIdKey,
+  metaRequestSubject,
+  routerQueue,
+  shardLogStream,
+  shardLogSubject,
+  shardMapKey,
+  shardRequestSubject,
+  type MetaRequest,
+} from "./transport.ts";

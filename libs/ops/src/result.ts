@@ -1,0 +1,105 @@
+/**
+ * What a shard answers to each Command. Every result is either a failure `{ status }` with a
+ * non-OK MooseFS status, or `{ status: 0, ... }` with the command's payload below.
+ */
+import type { Attr } from "./attr.ts";
+import type { Acl, CommandKind } from "./command.ts";
+import type { Name } from "./names.ts";
+import type { ErrorStatus } from "./status.ts";
+
+export interface Failure {
+  readonly status: ErrorStatus;
+}
+
+export interface NodeReply {
+  readonly inode: number;
+  readonly attr: Attr;
+}
+
+export interface DirEntry {
+  readonly name: Name;
+  readonly inode: number;
+  /** Present when the readdir asked for attributes; the type is attr.type otherwise `type`. */
+  readonly type: number;
+  readonly attr?: Attr;
+}
+
+/** Per-value counts of a "get" tool query (goal, trashtime, eattr): files first, then dirs. */
+export interface ValueCounts {
+  readonly files: readonly { readonly value: number; readonly count: number }[];
+  readonly dirs: readonly { readonly value: number; readonly count: number }[];
+}
+
+/** Counts of a recursive "set" tool request. */
+export interface SetCounts {
+  readonly changed: number;
+  readonly notChanged: number;
+  readonly notPermitted: number;
+}
+
+export interface Payloads {
+  statfs: {
+    readonly totalSpace: number;
+    readonly availSpace: number;
+    readonly freeSpace: number;
+    readonly trashSpace: number;
+    readonly sustainedSpace: number;
+    readonly inodes: number;
+  };
+  access: Record<never, never>;
+  /** lflags: ACCESS_MODE bits (1<<mask for every permitted mask 0..7) and RO/immutable bits. */
+  lookup: NodeReply & { readonly lflags: number };
+  getattr: { readonly attr: Attr };
+  setattr: { readonly attr: Attr };
+  readlink: { readonly target: Name };
+  symlink: NodeReply;
+  mknod: NodeReply;
+  mkdir: NodeReply;
+  create: NodeReply & { readonly oflags: number };
+  /** The removed inode. */
+  unlink: { readonly inode: number };
+  rmdir: { readonly inode: number };
+  /** The moved node. */
+  rename: NodeReply;
+  link: NodeReply;
+  /** Entries in order, starting with "." and "..". */
+  readdir: { readonly entries: readonly DirEntry[] };
+  open: { readonly oflags: number; readonly attr: Attr };
+  truncate: { readonly prevLength: number; readonly attr: Attr };
+  /** mode 0: value (for a list: NUL-terminated names concatenated); mode 1: only `length`. */
+  getxattr: { readonly length: number; readonly value?: Uint8Array };
+  setxattr: Record<never, never>;
+  getfacl: { readonly acl: Acl };
+  setfacl: Record<never, never>;
+  flock: Record<never, never>;
+  /** For GET: the conflicting lock, or type UNLCK when none. */
+  posixlock: {
+    readonly lock?: { readonly pid: number; readonly type: number; readonly start: bigint; readonly end: bigint };
+  };
+  sustained: Record<never, never>;
+  amtime: Record<never, never>;
+  closesession: Record<never, never>;
+  gettrashtime: ValueCounts;
+  settrashtime: SetCounts;
+  getgoal: ValueCounts;
+  setgoal: SetCounts;
+  geteattr: ValueCounts;
+  seteattr: SetCounts;
+  getdirstats: {
+    readonly inodes: number;
+    readonly dirs: number;
+    readonly files: number;
+    readonly chunks: number;
+    readonly length: number;
+    readonly size: number;
+    readonly realSize: number;
+  };
+}
+
+export type Success<K extends CommandKind> = { readonly status: 0 } & Payloads[K];
+export type ResultOf<K extends CommandKind> = Failure | Success<K>;
+export type Result = { [K in CommandKind]: ResultOf<K> }[CommandKind];
+
+export function isFailure(result: { readonly status: number }): result is Failure {
+  return result.status !== 0;
+}

@@ -1,0 +1,36 @@
+/**
+ * Which inode's slot owns a command. Single-slot commands go to the shard that owns that slot;
+ * "all" commands (session bookkeeping, statfs) go to every shard.
+ */
+import { limits } from "@antler/base";
+import type { Command } from "./command.ts";
+
+export type Route = { readonly inode: number } | "all";
+
+export function slotOfInode(inode: number): number {
+  return inode >>> limits.localBits;
+}
+
+export function routeOf(cmd: Command): Route {
+  switch (cmd.kind) {
+    case "statfs":
+    case "sustained":
+    case "amtime":
+    case "closesession":
+      return "all";
+    case "lookup":
+    case "symlink":
+    case "mknod":
+    case "mkdir":
+    case "create":
+    case "unlink":
+    case "rmdir":
+      return { inode: cmd.parent };
+    case "rename":
+      return { inode: cmd.parentSrc };
+    case "link":
+      return { inode: cmd.parentDst };
+    default:
+      return { inode: cmd.inode };
+  }
+}
