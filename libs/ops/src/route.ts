@@ -2,14 +2,10 @@
  * Which inode's slot owns a command. Single-slot commands go to the shard that owns that slot;
  * "all" commands (session bookkeeping, statfs) go to every shard.
  */
-import { limits } from "@antler/base";
 import type { Command } from "./command.ts";
+export { slotOfInode } from "@antler/slots";
 
 export type Route = { readonly inode: number } | "all";
-
-export function slotOfInode(inode: number): number {
-  return inode >>> limits.localBits;
-}
 
 export function routeOf(cmd: Command): Route {
   switch (cmd.kind) {

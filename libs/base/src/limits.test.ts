@@ -1,0 +1,17 @@
+/** How the limits relate to each other; a change that breaks a relation fails here first. */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as limits from "./limits.ts";
+
+test("the inode layout fits the 31 bits clients leave us", () => {
+  assert.equal(limits.slotBits + limits.localBits, 31);
+  assert.equal(limits.slotCount * limits.inodesPerSlot, 2 ** 31);
+  assert.ok(limits.inodeReservedMin < 2 ** 31);
+  assert.ok(limits.rootInode < limits.inodesPerSlot, "the root lives in slot 0");
+});
+
+test("names, paths and xattrs fit the packets that carry them", () => {
+  assert.ok(limits.nameBytesMax <= 255, "NAME has an 8-bit length");
+  assert.ok(limits.xattrValueBytesMax + limits.xattrNameBytesMax + 64 < limits.clientPacketBytesMax);
+  assert.ok(limits.masterToChunkserverPacketBytesMax < limits.clientPacketBytesMax);
+});
