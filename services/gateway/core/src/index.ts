@@ -1,1 +1,5 @@
-export {};
+export type { ClientConnection, ConnectionAction, SessionDraft, SessionRecord } from "./api.ts";
+export { createClientConnection, type ClientConnectionOptions } from "./connection.ts";
+export { ExportsParseError, disableBit, matchExport, parseExports, type ExportRule } from "./exports.ts";
+export { attrOut, ctxFor, inodeIn, inodeOut, mappedCaller, type Caller } from "./identity.ts";
+export { translateRequest, type Plan, type SessionKind } from "./translate.ts";

@@ -1,0 +1,575 @@
+/**
+ * One mount (or tools) connection on the client port, as a pure state machine: bytes and answers
+ * in, actions out (api.ts). It follows mfsmaster's matoclserv for the session lifecycle
+ * (protocol §2): an unregistered connection accepts only REGISTER (and ANTOAN_GET_VERSION); a
+ * registered one gets every FUSE request translated into a Command (translate.ts) and answered
+ * with the reply layout mfsmount expects, echoing the request's msgid; replies may leave in any
+ * order, exactly one per request.
+ *
+ * Malformed input (a frame over the size limit, a payload that does not match its layout, a
+ * REGISTER in the wrong state) closes this connection only, as mfsmaster's KILL does.
+ */
+import { assert, limits } from "@antler/base";
+import {
+  DecodeError,
+  FrameDecoder,
+  FrameError,
+  RegisterCode,
+  codes,
+  decodeRequest,
+  encodeReply,
+  isKnownRequestType,
+  type ClientRequest,
+  type CltomaFuseRegister,
+  type Frame,
+  type MasterReply,
+} from "@antler/mfs-wire";
+import {
+  NodeType,
+  Status,
+  nameFromBytes,
+  routeOf,
+  type Command,
+  type Ctx,
+  type Result,
+} from "@antler/ops";
+import type { ClientConnection, ConnectionAction, SessionDraft, SessionRecord } from "./api.ts";
+import { matchExport, type ExportRule } from "./exports.ts";
+import { ctxFor, type Caller } from "./identity.ts";
+import { LockWaiters, type LockWaiter } from "./lock-waiters.ts";
+import { translateRequest, type Plan, type SessionKind } from "./translate.ts";
+
+export interface ClientConnectionOptions {
+  /** The cluster's metaid (REGISTER replies; RECONNECT/CLOSESESSION must carry the same). */
+  readonly metaId: bigint;
+  /** Export rules, in file order (parseExports). */
+  readonly exports: readonly ExportRule[];
+  /** The peer's IPv4 address as a u32 (10.0.0.1 = 0x0a000001). */
+  readonly peerIp: number;
+}
+
+/** The version text ANTOAN_GET_VERSION reports with limits.announcedVersion. */
+const versionText = new TextEncoder().encode("3.0.117");
+/** RECONNECT replies carry `version:32 status:8` for clients ≥ 3.0.95. */
+const reconnectVersionReplyMin = 0x000300be;
+
+type CallPlan = Extract<Plan, { kind: "call" }>;
+
+type Pending =
+  | { readonly kind: "request"; readonly plan: CallPlan }
+  | { readonly kind: "lock-try"; readonly waiter: LockWaiter }
+  | { readonly kind: "closesession" }
+  | { readonly kind: "root-lookup"; readonly resolve: RootResolution }
+  | { readonly kind: "session-create" }
+  | { readonly kind: "session-reuse"; readonly draft: SessionDraft }
+  | { readonly kind: "session-resume"; readonly rcode: 3 | 4; readonly version: number };
+
+/** Walking the subfolder a NEWSESSION asked for, one LOOKUP per path component. */
+interface RootResolution {
+  readonly request: Extract<CltomaFuseRegister, { rcode: 2 }>;
+  readonly rule: ExportRule;
+  readonly components: readonly string[];
+  readonly index: number;
+}
+
+type Phase = "unregistered" | "registering" | SessionKind | "closed";
+
+export function createClientConnection(options: ClientConnectionOptions): ClientConnection {
+  return new Connection(options);
+}
+
+class Connection implements ClientConnection {
+  readonly #options: ClientConnectionOptions;
+  readonly #decoder = new FrameDecoder(limits.clientPacketBytesMax);
+  readonly #pending = new Map<number, Pending>();
+  readonly #locks = new LockWaiters();
+  #phase: Phase = "unregistered";
+  #session: SessionRecord | null = null;
+  #nextToken = 1;
+  #requestCounter = 0;
+  #lastReadMs: number | null = null;
+  #lastSendMs: number | null = null;
+  #actions: ConnectionAction[] = [];
+  #nowMs = 0;
+
+  constructor(options: ClientConnectionOptions) {
+    this.#options = options;
+  }
+
+  receive(bytes: Uint8Array, nowMs: number): ConnectionAction[] {
+    if (this.#phase === "closed") return [];
+    this.#begin(nowMs);
+    this.#lastReadMs = nowMs;
+    let frames: Frame[];
+    try {
+      frames = this.#decoder.push(bytes);
+    } catch (error) {
+      if (!(error instanceof FrameError)) throw error;
+      this.#close(`bad frame: ${error.message}`);
+      return this.#end();
+    }
+    for (const frame of frames) {
+      if (this.#isClosed()) break;
+      this.#frame(frame);
+    }
+    return this.#end();
+  }
+
+  tick(nowMs: number): ConnectionAction[] {
+    if (this.#phase === "closed") return [];
+    this.#begin(nowMs);
+    this.#lastReadMs ??= nowMs;
+    this.#lastSendMs ??= nowMs;
+    if (nowMs - this.#lastReadMs >= limits.clientReadTimeoutMs) {
+      this.#close(`nothing read for ${nowMs - this.#lastReadMs} ms`);
+      return this.#end();
+    }
+    // Keepalives only to registered mounts: tools and unregistered peers would take a NOP
+    // arriving before their answer as a protocol error (protocol §1.5).
+    if (this.#phase === "mount" && nowMs - this.#lastSendMs >= limits.clientNopIdleMs) this.#send({ kind: "nop" });
+    for (const waiter of this.#locks.due(nowMs)) this.#tryLock(waiter);
+    return this.#end();
+  }
+
+  onResult(token: number, result: Result, nowMs: number): ConnectionAction[] {
+    const pending = this.#take(token);
+    if (this.#phase === "closed") return [];
+    this.#begin(nowMs);
+    switch (pending.kind) {
+      case "request":
+        this.#answer(pending.plan, result);
+        break;
+      case "lock-try":
+        this.#lockResult(pending.waiter, result);
+        break;
+      case "closesession":
+        break;
+      case "root-lookup":
+        this.#rootLookupResult(pending.resolve, result);
+        break;
+      default:
+        assert(false, `result for a ${pending.kind} token`);
+    }
+    return this.#end();
+  }
+
+  onSessionCreated(token: number, record: SessionRecord, nowMs: number): ConnectionAction[] {
+    const pending = this.#take(token);
+    assert(pending.kind === "session-create", `session created for a ${pending.kind} token`);
+    if (this.#phase === "closed") return [];
+    this.#begin(nowMs);
+    this.#registered(record);
+    return this.#end();
+  }
+
+  onSessionLoaded(token: number, record: SessionRecord | null, nowMs: number): ConnectionAction[] {
+    const pending = this.#take(token);
+    if (this.#phase === "closed") return [];
+    this.#begin(nowMs);
+    if (pending.kind === "session-reuse") {
+      if (record !== null && sameRules(record, pending.draft)) this.#registered(record);
+      else this.#createSession(pending.draft);
+    } else {
+      assert(pending.kind === "session-resume", `session loaded for a ${pending.kind} token`);
+      this.#resumed(pending.rcode, pending.version, record);
+    }
+    return this.#end();
+  }
+
+  closed(): void {
+    this.#phase = "closed";
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Plumbing
+
+  #isClosed(): boolean {
+    return this.#phase === "closed";
+  }
+
+  #begin(nowMs: number): void {
+    this.#nowMs = nowMs;
+    this.#actions = [];
+  }
+
+  #end(): ConnectionAction[] {
+    const actions = this.#actions;
+    this.#actions = [];
+    return actions;
+  }
+
+  #take(token: number): Pending {
+    const pending = this.#pending.get(token);
+    assert(pending !== undefined, `unknown token ${token}`);
+    this.#pending.delete(token);
+    return pending;
+  }
+
+  #token(pending: Pending): number {
+    const token = this.#nextToken++;
+    this.#pending.set(token, pending);
+    if (this.#pending.size > limits.clientRequestsInFlightMax) this.#close(`more than ${limits.clientRequestsInFlightMax} requests in flight`);
+    return token;
+  }
+
+  #send(reply: MasterReply): void {
+    this.#actions.push({ kind: "send", bytes: encodeReply(reply) });
+    this.#lastSendMs = this.#nowMs;
+  }
+
+  #close(reason: string): void {
+    if (this.#phase === "closed") return;
+    this.#phase = "closed";
+    this.#actions.push({ kind: "close", reason });
+  }
+
+  #call(command: Command, ctx: Ctx, pending: Pending): void {
+    const token = this.#token(pending);
+    if (this.#phase === "closed") return;
+    this.#actions.push({ kind: "call", token, request: { cmd: command, ctx }, route: routeOf(command) });
+  }
+
+  /** requestId `${sessionId}:${msgid}:${counter}`: unique per request and per lock attempt. */
+  #ctx(caller: Caller, msgid: number): Ctx {
+    const session = this.#session;
+    assert(session !== null, "ctx without a session");
+    return ctxFor(session, caller, `${session.sessionId}:${msgid}:${this.#requestCounter++}`);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Incoming frames
+
+  #frame(frame: Frame): void {
+    let request: ClientRequest;
+    try {
+      request = decodeRequest(frame);
+    } catch (error) {
+      if (!(error instanceof DecodeError)) throw error;
+      this.#undecodable(frame, error);
+      return;
+    }
+    if (request.kind === "nop") return;
+    if (request.kind === "getversion") {
+      this.#send({ kind: "version", msgid: request.msgid, version: limits.announcedVersion, text: versionText });
+      return;
+    }
+    if (request.kind === "timesync") {
+      this.#send({ kind: "timesync", msgid: request.msgid, usec: BigInt(Math.floor(this.#nowMs)) * 1000n });
+      return;
+    }
+    switch (this.#phase) {
+      case "unregistered":
+        if (request.kind !== "register" || request.rcode === RegisterCode.CLOSESESSION) {
+          this.#close(`${request.kind === "register" ? "CLOSESESSION" : request.kind} before registration`);
+          return;
+        }
+        this.#register(request);
+        return;
+      case "registering":
+        this.#close(`${request.kind} while registering`);
+        return;
+      case "mount":
+      case "tools":
+        if (request.kind === "register") {
+          if (request.rcode !== RegisterCode.CLOSESESSION) this.#close(`REGISTER rcode ${request.rcode} on a registered connection`);
+          else this.#closeSession(request);
+          return;
+        }
+        this.#execute(request);
+        return;
+      case "closed":
+        return;
+    }
+  }
+
+  /**
+   * An unknown request type on a registered session gets its expected reply type with ENOTSUP
+   * when it has one (protocol §1.7); a malformed known one, or anything before registration,
+   * closes the connection.
+   */
+  #undecodable(frame: Frame, error: DecodeError): void {
+    const registered = this.#phase === "mount" || this.#phase === "tools";
+    const replyType = codes.replyTypeOf(frame.type);
+    if (registered && !isKnownRequestType(frame.type) && replyType !== null && frame.type !== codes.CLTOMA_FUSE_REGISTER && frame.payload.length >= 4) {
+      const msgid = new DataView(frame.payload.buffer, frame.payload.byteOffset, 4).getUint32(0);
+      this.#send({ kind: "status", type: replyType, msgid, status: Status.ENOTSUP });
+      return;
+    }
+    this.#close(`bad request: ${error.message}`);
+  }
+
+  #execute(request: ClientRequest): void {
+    const session = this.#session;
+    assert(session !== null && (this.#phase === "mount" || this.#phase === "tools"), "request without a session");
+    const plan = translateRequest(session, this.#phase, request);
+    switch (plan.kind) {
+      case "none":
+        return;
+      case "reply":
+        this.#send(plan.reply);
+        return;
+      case "call":
+        this.#call(plan.command, this.#ctx(plan.caller, plan.msgid), { kind: "request", plan });
+        return;
+      case "blocking-lock": {
+        if (this.#locks.full) {
+          this.#send({ kind: "status", type: plan.replyType, msgid: plan.msgid, status: Status.EAGAIN });
+          return;
+        }
+        const waiter: LockWaiter = {
+          msgid: plan.msgid,
+          replyType: plan.replyType,
+          command: plan.command as LockWaiter["command"],
+          caller: plan.caller,
+          retryAtMs: this.#nowMs,
+          inFlight: false,
+          interrupted: false,
+        };
+        this.#locks.add(waiter);
+        this.#tryLock(waiter);
+        return;
+      }
+      case "lock-interrupt": {
+        const waiter = this.#locks.find(plan.inode, plan.owner, plan.reqid);
+        if (waiter !== null) {
+          if (waiter.inFlight) {
+            waiter.interrupted = true;
+          } else {
+            this.#locks.remove(waiter);
+            this.#send({ kind: "status", type: waiter.replyType, msgid: waiter.msgid, status: Status.EINTR });
+          }
+        }
+        this.#send({ kind: "status", type: plan.replyType, msgid: plan.msgid, status: Status.OK });
+        return;
+      }
+    }
+  }
+
+  #answer(plan: CallPlan, result: Result): void {
+    if (plan.replyType === null) return;
+    if (result.status !== Status.OK) {
+      // Never let internal "answer later" statuses reach a client (protocol §5).
+      assert(result.status !== Status.WAITING && result.status !== Status.DELAYED, "deferred status in a result");
+      this.#send({ kind: "status", type: plan.replyType, msgid: plan.msgid, status: result.status });
+      return;
+    }
+    this.#send(plan.success(result));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Blocking locks
+
+  #tryLock(waiter: LockWaiter): void {
+    waiter.inFlight = true;
+    this.#call(waiter.command, this.#ctx(waiter.caller, waiter.msgid), { kind: "lock-try", waiter });
+  }
+
+  #lockResult(waiter: LockWaiter, result: Result): void {
+    waiter.inFlight = false;
+    if (result.status === Status.EAGAIN && !waiter.interrupted) {
+      waiter.retryAtMs = this.#nowMs + limits.lockRetryIntervalMs;
+      return;
+    }
+    this.#locks.remove(waiter);
+    const status = result.status === Status.OK ? Status.OK : waiter.interrupted ? Status.EINTR : result.status;
+    this.#send({ kind: "status", type: waiter.replyType, msgid: waiter.msgid, status });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Registration (protocol §2)
+
+  #register(request: Exclude<CltomaFuseRegister, { rcode: 6 }>): void {
+    switch (request.rcode) {
+      case RegisterCode.GETRANDOM:
+        // Password challenges need randomness and MD5, which this gateway does not do: a
+        // password mount fails to register (documented; exports with passwords are refused).
+        this.#send({ kind: "register-status", status: Status.ENOTSUP });
+        return;
+      case RegisterCode.NEWMETASESSION:
+        // Meta mounts (mfsmount -o mfsmeta) are not supported: no export matches them.
+        this.#send({ kind: "register-status", status: Status.EACCES });
+        return;
+      case RegisterCode.NEWSESSION:
+        this.#newSession(request);
+        return;
+      case RegisterCode.RECONNECT:
+      case RegisterCode.TOOLS:
+        if (request.metaId !== undefined && request.metaId !== this.#options.metaId) {
+          this.#resumeRefused(request.rcode, request.version, Status.BADSESSIONID);
+          return;
+        }
+        this.#phase = "registering";
+        this.#actions.push({
+          kind: "session-load",
+          token: this.#token({ kind: "session-resume", rcode: request.rcode, version: request.version }),
+          sessionId: request.sessionId,
+        });
+        return;
+    }
+  }
+
+  #newSession(request: Extract<CltomaFuseRegister, { rcode: 2 }>): void {
+    const path = nameFromBytes(withoutNul(request.path));
+    const match = matchExport(this.#options.exports, this.#options.peerIp, request.version, path);
+    if (typeof match === "number") {
+      this.#send({ kind: "register-status", status: match });
+      return;
+    }
+    this.#phase = "registering";
+    const components = path.split("/").filter((c) => c !== "" && c !== ".");
+    this.#resolveRoot({ request, rule: match, components, index: 0 }, 1);
+  }
+
+  /** Looks up the next subfolder component from `inode`, or finishes with `inode` as the root. */
+  #resolveRoot(resolve: RootResolution, inode: number): void {
+    if (resolve.index === resolve.components.length) {
+      this.#sessionFor(resolve.request, draftFor(resolve.request, resolve.rule, inode, this.#options.peerIp));
+      return;
+    }
+    // The subfolder is resolved as mfsmaster's fs_getrootinode does: with no permission checks.
+    const ctx: Ctx = { sessionId: 0, uid: 0, gids: [0], sesflags: 0, rootInode: 1, requestId: `register:${this.#nextToken}` };
+    const command: Command = { kind: "lookup", parent: inode, name: resolve.components[resolve.index]! };
+    this.#call(command, ctx, { kind: "root-lookup", resolve });
+  }
+
+  #rootLookupResult(resolve: RootResolution, result: Result): void {
+    if (result.status !== Status.OK) {
+      this.#phase = "unregistered";
+      this.#send({ kind: "register-status", status: result.status });
+      return;
+    }
+    const found = result as Extract<Result, { inode: number; lflags: number }>;
+    if (found.attr.type !== NodeType.DIRECTORY) {
+      this.#phase = "unregistered";
+      this.#send({ kind: "register-status", status: Status.ENOTDIR });
+      return;
+    }
+    this.#resolveRoot({ ...resolve, index: resolve.index + 1 }, found.inode);
+  }
+
+  /** A NEWSESSION carrying the old session id (after RECONNECT said EPERM) reuses it if it can. */
+  #sessionFor(request: Extract<CltomaFuseRegister, { rcode: 2 }>, draft: SessionDraft): void {
+    const reusable = request.sessionId !== undefined && request.sessionId !== 0 && (request.metaId === undefined || request.metaId === this.#options.metaId);
+    if (reusable) {
+      this.#actions.push({ kind: "session-load", token: this.#token({ kind: "session-reuse", draft }), sessionId: request.sessionId! });
+      return;
+    }
+    this.#createSession(draft);
+  }
+
+  #createSession(draft: SessionDraft): void {
+    this.#actions.push({ kind: "session-create", token: this.#token({ kind: "session-create" }), draft });
+  }
+
+  #registered(record: SessionRecord): void {
+    this.#session = record;
+    this.#phase = "mount";
+    this.#send({
+      kind: "register-session",
+      version: limits.announcedVersion,
+      sessionId: record.sessionId,
+      metaId: this.#options.metaId,
+      sesflags: record.sesflags,
+      umask: record.umask,
+      rootUid: record.rootUid,
+      rootGid: record.rootGid,
+      mapAllUid: record.mapAllUid,
+      mapAllGid: record.mapAllGid,
+      minGoal: record.minGoal,
+      maxGoal: record.maxGoal,
+      minTrashTime: record.minTrashTime,
+      maxTrashTime: record.maxTrashTime,
+      disables: record.disables,
+    });
+  }
+
+  /**
+   * RECONNECT / TOOLS with a loaded session record. As mfsmaster: an unknown session is
+   * BADSESSIONID (the mount registers anew); a session whose export rules changed, or that comes
+   * from another address without DYNAMICIP, is EPERM (the mount re-registers with its id).
+   */
+  #resumed(rcode: 3 | 4, version: number, record: SessionRecord | null): void {
+    if (record === null) {
+      this.#resumeRefused(rcode, version, Status.BADSESSIONID);
+      return;
+    }
+    const rule = matchExport(this.#options.exports, this.#options.peerIp, version, record.path);
+    const fromElsewhere = (record.sesflags & 0x02) === 0 && record.peerIp !== this.#options.peerIp;
+    if (typeof rule === "number" || fromElsewhere || !sameRules(record, { ...draftRules(rule), rootInode: record.rootInode })) {
+      this.#resumeRefused(rcode, version, Status.EPERM);
+      return;
+    }
+    this.#session = record;
+    this.#phase = rcode === RegisterCode.RECONNECT ? "mount" : "tools";
+    this.#sendResume(rcode, version, Status.OK);
+  }
+
+  #resumeRefused(rcode: 3 | 4, version: number, status: number): void {
+    this.#phase = "unregistered";
+    this.#sendResume(rcode, version, status);
+  }
+
+  #sendResume(rcode: 3 | 4, version: number, status: number): void {
+    if (rcode === RegisterCode.RECONNECT && version >= reconnectVersionReplyMin) {
+      this.#send({ kind: "register-reconnect", version: limits.announcedVersion, status });
+    } else {
+      this.#send({ kind: "register-status", status });
+    }
+  }
+
+  /** CLOSESESSION: drop the session everywhere, answer, and close (mfsmaster's FINISH). */
+  #closeSession(request: Extract<CltomaFuseRegister, { rcode: 6 }>): void {
+    const session = this.#session;
+    assert(session !== null, "CLOSESESSION without a session");
+    if (request.metaId !== undefined && request.metaId !== this.#options.metaId) {
+      this.#send({ kind: "register-status", status: Status.BADSESSIONID });
+    } else {
+      const ctx: Ctx = { ...this.#ctx({ uid: 0, gids: [0] }, 0), sessionId: request.sessionId };
+      this.#call({ kind: "closesession" }, ctx, { kind: "closesession" });
+      this.#actions.push({ kind: "session-delete", sessionId: request.sessionId });
+      this.#send({ kind: "register-status", status: Status.OK });
+    }
+    this.#close("session closed by the client");
+  }
+}
+
+function withoutNul(bytes: Uint8Array): Uint8Array {
+  return bytes.length > 0 && bytes[bytes.length - 1] === 0 ? bytes.subarray(0, bytes.length - 1) : bytes;
+}
+
+/** The session fields an export rule decides. */
+function draftRules(rule: ExportRule) {
+  return {
+    sesflags: rule.sesflags,
+    umask: rule.umask,
+    rootUid: rule.rootUid,
+    rootGid: rule.rootGid,
+    mapAllUid: rule.mapAllUid,
+    mapAllGid: rule.mapAllGid,
+    minGoal: rule.minGoal,
+    maxGoal: rule.maxGoal,
+    minTrashTime: rule.minTrashTime,
+    maxTrashTime: rule.maxTrashTime,
+    disables: rule.disables,
+  };
+}
+
+function draftFor(request: Extract<CltomaFuseRegister, { rcode: 2 }>, rule: ExportRule, rootInode: number, peerIp: number): SessionDraft {
+  const path = nameFromBytes(withoutNul(request.path));
+  return {
+    ...draftRules(rule),
+    rootInode,
+    info: nameFromBytes(withoutNul(request.info)),
+    path: path === "" ? "/" : path,
+    peerIp,
+    clientVersion: request.version,
+  };
+}
+
+function sameRules(record: SessionRecord, draft: ReturnType<typeof draftRules> & { readonly rootInode: number }): boolean {
+  const rules = draftRules(record as unknown as ExportRule);
+  return (
+    record.rootInode === draft.rootInode &&
+    (Object.keys(rules) as (keyof typeof rules)[]).every((key) => rules[key] === draft[key])
+  );
+}
