@@ -15,3 +15,11 @@ test("names, paths and xattrs fit the packets that carry them", () => {
   assert.ok(limits.xattrValueBytesMax + limits.xattrNameBytesMax + 64 < limits.clientPacketBytesMax);
   assert.ok(limits.masterToChunkserverPacketBytesMax < limits.clientPacketBytesMax);
 });
+
+test("a full batch of shard log entries has room in a log record", () => {
+  // Each entry costs at least its 4-byte length prefix; the batch header is 7 bytes.
+  assert.ok(7 + limits.shardLogBatchEntriesMax * 4 < limits.shardLogRecordBytesMax);
+  assert.ok(limits.xattrValueBytesMax + limits.xattrNameBytesMax + 1024 < limits.shardLogRecordBytesMax, "a setxattr entry fits a record");
+  assert.ok(limits.shardCountMax <= limits.slotCount, "every shard owns at least one slot");
+  assert.ok(limits.shardLogDuplicateWindowMs >= 10_000, "longer than a shard's append retry window");
+});

@@ -47,3 +47,65 @@ export const sessionSustainSeconds = 86_400;
 
 /** The MooseFS version Antler announces: 3.0.117 community (major<<16 | mid<<8 | minor*2). */
 export const announcedVersion = 0x000300ea;
+
+// Gateway server (services/gateway/server): calls to the metadata tier, sockets, Redis keys.
+/** One NATS request attempt waits this long for the shard's reply before it is retried. */
+export const metaRequestAttemptTimeoutMs = 5_000;
+/** Backoff between attempts grows from min to max (doubling) while the router/shard restarts. */
+export const metaRequestBackoffMinMs = 25;
+export const metaRequestBackoffMaxMs = 500;
+/** After this long without an answer the client gets a status instead of waiting forever. */
+export const metaRequestRetryTotalMs = 30_000;
+/** Client requests one gateway keeps in flight to the metadata tier (beyond: reading pauses). */
+export const gatewayCallsInFlightMax = 4096;
+/** Per connection: unanswered calls before the gateway stops reading that socket. */
+export const connectionCallsInFlightMax = 256;
+/** Per connection: bytes queued for the socket before the gateway stops reading it. */
+export const connectionWriteBufferBytesMax = 8 * 1024 * 1024;
+/** Period of the gateway's shared tick (keepalives, timeouts of every connection). */
+export const gatewayTickMs = 250;
+/** A connected session's TTL in Redis is refreshed this often (it lasts sessionSustainSeconds). */
+export const sessionTouchIntervalMs = 60_000;
+/** A gateway's liveness key in Redis: refreshed every interval, gone after the TTL. */
+export const gatewayLivenessIntervalMs = 1_000;
+export const gatewayLivenessTtlMs = 5_000;
+/** Most sessions a status listing returns (SCAN is bounded by it). */
+export const sessionListMax = 100_000;
+/** Graceful shutdown: connections get this long to flush before they are destroyed. */
+export const gatewayDrainMs = 2_000;
+
+// Shard core (services/shard/core): the metadata state machine.
+/** Longest symlink target mfsmaster accepts (MFS_SYMLINK_MAX); longer is EINVAL. */
+export const symlinkBytesMax = 4096;
+/** Most hard links to one node (MAX_ALLOWED_HARD_LINKS default); beyond is NOSPACE. */
+export const hardLinksMax = 32_767;
+/** Recent client request ids (and their results) a shard remembers to answer retries once. */
+export const requestIdsRememberedMax = 10_000;
+/** Expired trash entries one maintenance log entry purges (keeps entries and pauses small). */
+export const trashPurgeBatchMax = 1_000;
+/** How long a removed directory entry keeps its tombstone for late/duplicate CRDT deltas. */
+export const direntTombstoneRetentionMs = 3_600_000;
+/** Tombstones one maintenance log entry drops. */
+export const tombstonePurgeBatchMax = 10_000;
+
+/** Largest shard log record (one append = one batch of entries); JetStream's default max payload is 1 MiB. */
+export const shardLogRecordBytesMax = 1_000_000;
+/** Most state-machine entries in one shard log record (bounds a group-commit batch). */
+export const shardLogBatchEntriesMax = 4096;
+/** How long JetStream remembers a log append's Nats-Msg-Id, so a retried append is not stored twice. */
+export const shardLogDuplicateWindowMs = 120_000;
+/** Most shards a cluster may have (a shard owns at least one slot). */
+export const shardCountMax = slotCount;
+
+/** Gateway ⇄ mount keepalive: a NOP goes to a registered mount whose output was idle this long. */
+export const clientNopIdleMs = 1_000;
+/** A mount connection from which nothing was read this long is closed (mfsmaster does the same). */
+export const clientReadTimeoutMs = 10_000;
+/** Requests one mount connection may have waiting for the metadata tier; beyond, it is closed. */
+export const clientRequestsInFlightMax = 10_000;
+/** A blocking lock that would block is retried (as its TRY variant) this often. */
+export const lockRetryIntervalMs = 50;
+/** At most this many waiting locks are retried per connection per tick, to bound a tick's work. */
+export const lockRetriesPerTickMax = 64;
+/** Most blocking lock requests one connection may have waiting at once. */
+export const lockWaitersMax = 1_024;

@@ -19,11 +19,13 @@
  * Nothing here reads a clock or a random source: time comes in as `nowMs`.
  */
 import type { Command, Ctx, Result } from "@antler/ops";
+import type { LogEntry } from "./log-entry.ts";
 
-/** One log record: an opaque, self-describing change of state (see log-entry.ts). */
-export interface LogEntry {
-  readonly version: 1;
-}
+/**
+ * One log record: a self-describing, versioned change of state (a union over versions and
+ * operations; see log-entry.ts). Shells treat it as opaque and use encodeEntry/decodeEntry.
+ */
+export type { LogEntry };
 
 export interface Execution {
   readonly result: Result;
@@ -34,12 +36,17 @@ export interface Execution {
 export interface MetadataStateMachine {
   execute(cmd: Command, ctx: Ctx, nowMs: number): Execution;
   apply(entry: LogEntry): void;
-  /** Time-driven work (trash expiry, stale sessions); an entry to append, or null. */
+  /**
+   * Time-driven work (trash expiry, old tombstones); an entry to append, or null. Like
+   * execute(), the entry is already applied to this machine when it is returned.
+   */
   maintain(nowMs: number): LogEntry | null;
   encodeEntry(entry: LogEntry): Uint8Array;
+  /** Throws LogDecodeError for bytes that are not a log entry of a known version. */
   decodeEntry(bytes: Uint8Array): LogEntry;
   /** A full, self-contained copy of the state (for snapshots) and its inverse. */
   exportState(): Uint8Array;
+  /** Replaces the whole state; throws LogDecodeError for bytes that are not a snapshot. */
   importState(bytes: Uint8Array): void;
   /** Counts for status output. */
   stats(): { readonly inodes: number; readonly dirs: number; readonly files: number };

@@ -1,0 +1,340 @@
+/**
+ * Log entries: the durable form of every change of a shard's state. An entry carries the full
+ * effect of one command as the leader decided it (allocated inode, final mode and owner, what
+ * happens to a removed node, the resulting counts of a recursive tool call) so that applying it
+ * needs no clock, no randomness and no permission checks; applying it still verifies that the
+ * state matches what the entry was made against (ReplayMismatchError otherwise).
+ *
+ * Format history (decodeEntry accepts every version listed here):
+ *   version 1: JSON via @antler/ops encodeMessage (bigint and Uint8Array tagged).
+ */
+import { CodecError, decodeMessage, encodeMessage, type Name, type SetCounts } from "@antler/ops";
+import { LogDecodeError } from "./errors.ts";
+import type { Stamp } from "./hlc.ts";
+import type { AclRecord } from "./state.ts";
+
+/** What happens to a node when its last directory entry goes away (or "keep": links remain). */
+export type Disposal = "keep" | "trash" | "sustained" | "free";
+
+/** The caller of the command an entry came from (results computed on apply depend on it). */
+export interface Caller {
+  readonly sessionId: number;
+  readonly uid: number;
+  readonly sesflags: number;
+}
+
+export interface NewNodeOp {
+  readonly kind: "mknod" | "mkdir" | "create" | "symlink";
+  readonly parent: number;
+  readonly name: Name;
+  readonly inode: number;
+  readonly type: number;
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly rdev: number;
+  readonly target: Name;
+  readonly goal: number;
+  readonly trashtime: number;
+  readonly eattr: number;
+  readonly aclAccess: AclRecord | null;
+  readonly aclDefault: AclRecord | null;
+}
+
+export interface RemoveOp {
+  readonly kind: "unlink" | "rmdir";
+  readonly parent: number;
+  readonly name: Name;
+  readonly inode: number;
+  readonly disposal: Disposal;
+}
+
+export interface RenameOp {
+  readonly kind: "rename";
+  readonly parentSrc: number;
+  readonly nameSrc: Name;
+  readonly parentDst: number;
+  readonly nameDst: Name;
+  readonly inode: number;
+  /** The node the target name pointed to, removed by the rename. */
+  readonly replaced: { readonly inode: number; readonly disposal: Disposal } | null;
+}
+
+export interface LinkOp {
+  readonly kind: "link";
+  readonly inode: number;
+  readonly parent: number;
+  readonly name: Name;
+}
+
+/** The resulting attributes (as mfsmaster's ATTR changelog record). */
+export interface SetattrOp {
+  readonly kind: "setattr";
+  readonly inode: number;
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly atime: number;
+  readonly mtime: number;
+  readonly winattr: number;
+  /** With an access ACL: the mode written into the ACL (user, mask, other); else null. */
+  readonly aclMode: number | null;
+}
+
+export interface TruncateOp {
+  readonly kind: "truncate";
+  readonly inode: number;
+  readonly length: number;
+  readonly prevLength: number;
+  /** Whether mtime/ctime become the entry's time. */
+  readonly touch: boolean;
+}
+
+/** An append-mode reservation (TRUNCATE with RESERVE): only the reserved length moves. */
+export interface ReserveOp {
+  readonly kind: "reserve";
+  readonly inode: number;
+  readonly reservedLength: number;
+  readonly prevLength: number;
+}
+
+export interface OpenOp {
+  readonly kind: "open";
+  readonly inode: number;
+  readonly truncate: boolean;
+}
+
+export interface SetxattrOp {
+  readonly kind: "setxattr";
+  readonly inode: number;
+  readonly name: Name;
+  /** null removes the attribute. */
+  readonly value: Uint8Array | null;
+}
+
+export interface SetfaclOp {
+  readonly kind: "setfacl";
+  readonly inode: number;
+  readonly acltype: number;
+  readonly acl: AclRecord | null;
+  readonly mode: number;
+  readonly touch: boolean;
+}
+
+export interface FlockOp {
+  readonly kind: "flock";
+  readonly inode: number;
+  readonly owner: bigint;
+  /** The lock (session, owner) holds afterwards: 0 none, 1 shared, 2 exclusive. */
+  readonly type: number;
+}
+
+export interface PosixlockOp {
+  readonly kind: "posixlock";
+  readonly inode: number;
+  readonly owner: bigint;
+  readonly pid: number;
+  readonly type: number;
+  readonly start: bigint;
+  readonly end: bigint;
+}
+
+export interface SustainedOp {
+  readonly kind: "sustained";
+  /** The session's open set afterwards (only inodes this shard has). */
+  readonly inodes: readonly number[];
+  /** Detached nodes freed because nobody holds them any more. */
+  readonly freed: readonly number[];
+}
+
+export interface CloseSessionOp {
+  readonly kind: "closesession";
+  readonly freed: readonly number[];
+}
+
+export interface AmtimeOp {
+  readonly kind: "amtime";
+  readonly changes: readonly { readonly inode: number; readonly atime: number; readonly mtime: number; readonly ctime: number }[];
+}
+
+export interface ToolSetOp {
+  readonly kind: "settrashtime" | "setgoal" | "seteattr";
+  readonly inode: number;
+  readonly uid: number;
+  readonly value: number;
+  readonly smode: number;
+  readonly counts: SetCounts;
+}
+
+export interface MaintainOp {
+  readonly kind: "maintain";
+  /** Trash entries whose time ran out: freed, or moved to sustained when still open. */
+  readonly expired: readonly number[];
+  /** Directory-entry tombstones older than this are dropped. */
+  readonly tombstonesBeforeMs: number;
+}
+
+export type Op =
+  | NewNodeOp
+  | RemoveOp
+  | RenameOp
+  | LinkOp
+  | SetattrOp
+  | TruncateOp
+  | ReserveOp
+  | OpenOp
+  | SetxattrOp
+  | SetfaclOp
+  | FlockOp
+  | PosixlockOp
+  | SustainedOp
+  | CloseSessionOp
+  | AmtimeOp
+  | ToolSetOp
+  | MaintainOp;
+export type OpKind = Op["kind"];
+
+export interface LogEntryV1 {
+  readonly version: 1;
+  readonly stamp: Stamp;
+  readonly caller: Caller;
+  /** The client request this entry answers (lets a retry get the same result). */
+  readonly requestId?: string;
+  readonly op: Op;
+}
+
+/** Every version of log entry this code can apply. */
+export type LogEntry = LogEntryV1;
+
+export function encodeEntry(entry: LogEntry): Uint8Array {
+  return encodeMessage(entry);
+}
+
+export function decodeEntry(bytes: Uint8Array): LogEntry {
+  let value: unknown;
+  try {
+    value = decodeMessage(bytes);
+  } catch (err) {
+    if (err instanceof CodecError) throw new LogDecodeError("log entry is not a valid message", { cause: err });
+    throw err;
+  }
+  validateEntry(value);
+  return value;
+}
+
+type FieldKind = "int" | "name" | "bool" | "bigint" | "bytes?" | "acl?" | "ints" | "counts" | "changes" | "replaced" | "int?" | "disposal";
+
+const schemas: Record<OpKind, Record<string, FieldKind>> = {
+  mknod: newNodeSchema(),
+  mkdir: newNodeSchema(),
+  create: newNodeSchema(),
+  symlink: newNodeSchema(),
+  unlink: { parent: "int", name: "name", inode: "int", disposal: "disposal" },
+  rmdir: { parent: "int", name: "name", inode: "int", disposal: "disposal" },
+  rename: { parentSrc: "int", nameSrc: "name", parentDst: "int", nameDst: "name", inode: "int", replaced: "replaced" },
+  link: { inode: "int", parent: "int", name: "name" },
+  setattr: { inode: "int", mode: "int", uid: "int", gid: "int", atime: "int", mtime: "int", winattr: "int", aclMode: "int?" },
+  truncate: { inode: "int", length: "int", prevLength: "int", touch: "bool" },
+  reserve: { inode: "int", reservedLength: "int", prevLength: "int" },
+  open: { inode: "int", truncate: "bool" },
+  setxattr: { inode: "int", name: "name", value: "bytes?" },
+  setfacl: { inode: "int", acltype: "int", acl: "acl?", mode: "int", touch: "bool" },
+  flock: { inode: "int", owner: "bigint", type: "int" },
+  posixlock: { inode: "int", owner: "bigint", pid: "int", type: "int", start: "bigint", end: "bigint" },
+  sustained: { inodes: "ints", freed: "ints" },
+  closesession: { freed: "ints" },
+  amtime: { changes: "changes" },
+  settrashtime: toolSchema(),
+  setgoal: toolSchema(),
+  seteattr: toolSchema(),
+  maintain: { expired: "ints", tombstonesBeforeMs: "int" },
+};
+
+function newNodeSchema(): Record<string, FieldKind> {
+  return {
+    parent: "int", name: "name", inode: "int", type: "int", mode: "int", uid: "int", gid: "int", rdev: "int",
+    target: "name", goal: "int", trashtime: "int", eattr: "int", aclAccess: "acl?", aclDefault: "acl?",
+  };
+}
+
+function toolSchema(): Record<string, FieldKind> {
+  return { inode: "int", uid: "int", value: "int", smode: "int", counts: "counts" };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value) && !(value instanceof Uint8Array);
+}
+
+function isInt(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value);
+}
+
+function isName(value: unknown): boolean {
+  return typeof value === "string" && !/[^\x00-\xff]/.test(value);
+}
+
+function isAclEntries(value: unknown): boolean {
+  return Array.isArray(value) && value.every((e) => isObject(e) && isInt(e.id) && isInt(e.perm));
+}
+
+function isAcl(value: unknown): boolean {
+  if (!isObject(value)) return false;
+  const perms = [value.userPerm, value.groupPerm, value.otherPerm, value.mask];
+  return perms.every(isInt) && isAclEntries(value.users) && isAclEntries(value.groups);
+}
+
+function fieldOk(kind: FieldKind, value: unknown): boolean {
+  switch (kind) {
+    case "int":
+      return isInt(value);
+    case "int?":
+      return value === null || isInt(value);
+    case "name":
+      return isName(value);
+    case "bool":
+      return typeof value === "boolean";
+    case "bigint":
+      return typeof value === "bigint";
+    case "bytes?":
+      return value === null || value instanceof Uint8Array;
+    case "acl?":
+      return value === null || isAcl(value);
+    case "ints":
+      return Array.isArray(value) && value.every(isInt);
+    case "disposal":
+      return value === "keep" || value === "trash" || value === "sustained" || value === "free";
+    case "counts":
+      return isObject(value) && isInt(value.changed) && isInt(value.notChanged) && isInt(value.notPermitted);
+    case "changes":
+      return Array.isArray(value) && value.every((c) => isObject(c) && isInt(c.inode) && isInt(c.atime) && isInt(c.mtime) && isInt(c.ctime));
+    case "replaced":
+      return value === null || (isObject(value) && isInt(value.inode) && fieldOk("disposal", value.disposal));
+  }
+}
+
+function validateOp(op: unknown): void {
+  if (!isObject(op) || typeof op.kind !== "string" || !Object.hasOwn(schemas, op.kind)) {
+    throw new LogDecodeError("log entry has an unknown operation");
+  }
+  const schema = schemas[op.kind as OpKind];
+  for (const [field, kind] of Object.entries(schema)) {
+    if (!fieldOk(kind, op[field])) throw new LogDecodeError(`log entry ${op.kind}: bad field ${field}`);
+  }
+}
+
+function validateEntry(value: unknown): asserts value is LogEntry {
+  if (!isObject(value)) throw new LogDecodeError("log entry is not an object");
+  if (value.version !== 1) throw new LogDecodeError(`unsupported log entry version ${String(value.version)}`);
+  const stamp = value.stamp;
+  if (!isObject(stamp) || !isInt(stamp.wallMs) || !isInt(stamp.logical) || !isInt(stamp.origin)) {
+    throw new LogDecodeError("log entry has a bad stamp");
+  }
+  const caller = value.caller;
+  if (!isObject(caller) || !isInt(caller.sessionId) || !isInt(caller.uid) || !isInt(caller.sesflags)) {
+    throw new LogDecodeError("log entry has a bad caller");
+  }
+  if (value.requestId !== undefined && typeof value.requestId !== "string") {
+    throw new LogDecodeError("log entry has a bad requestId");
+  }
+  validateOp(value.op);
+}

@@ -1,0 +1,43 @@
+/**
+ * What the command handlers get. A handler of a mutating command comes in two halves:
+ * `plan*` validates the command against the state (read only) and returns either a Result
+ * (a failure, or a success that changes nothing) or the Op to log; `apply*` performs an Op and
+ * computes the command's result from the state afterwards. Live execution and replay share the
+ * apply half, so they cannot diverge.
+ */
+import { Status, type Ctx, type ErrorStatus, type Failure, type Result } from "@antler/ops";
+import type { Stamp } from "../hlc.ts";
+import type { Caller, Op } from "../log-entry.ts";
+import type { State } from "../state.ts";
+
+export interface Env {
+  /** The slot of a new directory (BLAKE3(parent ‖ name) mod 2048 in production). */
+  readonly slotOfNewDirectory: (parent: number, name: string) => number;
+}
+
+export interface Planning {
+  readonly st: State;
+  readonly ctx: Ctx;
+  /** "Now" in seconds, as the entry will carry it. */
+  readonly ts: number;
+  readonly env: Env;
+}
+
+export interface Applying {
+  readonly st: State;
+  readonly caller: Caller;
+  readonly ts: number;
+  readonly stamp: Stamp;
+}
+
+export type Planned = Op | Result;
+
+export function isResult(planned: Planned): planned is Result {
+  return "status" in planned;
+}
+
+export function fail(status: ErrorStatus): Failure {
+  return { status };
+}
+
+export const ok = { status: Status.OK } as const;
