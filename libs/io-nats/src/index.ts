@@ -1,1 +1,5 @@
-export {};
+export { connectNats, type ConnectOptions, type NatsConnection } from "./connect.ts";
+export { FencedError, LogUnavailableError, type LogRecord, type LogStream } from "./log-stream.ts";
+export { ensureShardLog, JetStreamLogStream, type ShardLogOptions } from "./jetstream-log-stream.ts";
+export { ClusterMetaIdError, ensureClusterMetaId, openBucket, type Bucket, type BucketEntry, type BucketWatch, type BucketOptions } from "./kv.ts";
+export { newHeaders, request, serve, type Handler, type Msg, type MsgHdrs, type Reply, type ServeOptions, type Subscription } from "./rpc.ts";

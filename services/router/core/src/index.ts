@@ -1,1 +1,3 @@
-export {};
+export { decodeShardMap, encodeShardMap, initialShardMap, shardForSlot, shardIdsOf, ShardMapError, type ShardMap } from "./shard-map.ts";
+export { parseSlotHeader, type SlotTarget } from "./slot-header.ts";
+export { mergeFanOut } from "./fan-out.ts";

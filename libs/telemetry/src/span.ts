@@ -1,0 +1,49 @@
+/** Spans around units of work, with errors recorded on the span and rethrown unchanged. */
+import { context as contextApi, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span } from "@opentelemetry/api";
+
+export { SpanKind, type Attributes, type Context, type Span };
+
+const tracer = () => trace.getTracer("antler");
+
+export interface SpanOptions {
+  /** The parent: defaults to the active context (use `extractTrace` for a remote parent). */
+  readonly parent?: Context;
+  readonly kind?: SpanKind;
+}
+
+/**
+ * Runs `fn` inside a new active span named `name`. The span ends when `fn` returns or its promise
+ * settles; a thrown error or rejection is recorded (status ERROR) and passed on.
+ */
+export function withSpan<T>(name: string, attributes: Attributes, fn: (span: Span) => T, options: SpanOptions = {}): T {
+  const parent = options.parent ?? contextApi.active();
+  const span = tracer().startSpan(name, { attributes, kind: options.kind ?? SpanKind.INTERNAL }, parent);
+  const fail = (err: unknown): never => {
+    span.recordException(err instanceof Error ? err : String(err));
+    span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+    span.end();
+    throw err;
+  };
+  let result: T;
+  try {
+    result = contextApi.with(trace.setSpan(parent, span), fn, undefined, span);
+  } catch (err) {
+    return fail(err);
+  }
+  if (result instanceof Promise) {
+    return result.then(
+      (value: unknown) => {
+        span.end();
+        return value;
+      },
+      fail,
+    ) as T;
+  }
+  span.end();
+  return result;
+}
+
+/** The active span's context for handing to work that runs later (timers, queues). */
+export function activeContext(): Context {
+  return contextApi.active();
+}

@@ -1,0 +1,180 @@
+/**
+ * The shard leader's request loop: decode → execute → group commit → reply.
+ *
+ * Requests are handled synchronously in the order NATS delivers them: `execute` applies the change
+ * in memory and returns an entry; the entry goes to the commit queue, and the reply is released
+ * only after every entry executed before it is in the log (commit-queue.ts). Each append names the
+ * last sequence this process knows; if the log moved (another process appended), the append is
+ * fenced, and this server stops serving at once and reports it, so its owner exits and a fresh
+ * process replays the log. No reply is ever sent for an entry that is not durable.
+ *
+ * One span per request (parent: the trace context in the request headers); the log append is a
+ * child span of the request that opened the batch, linked to every other request in it.
+ */
+import { FencedError, LogUnavailableError, type LogStream, type Msg, type NatsConnection, type Subscription } from "@antler/io-nats";
+import { encodeMessage, shardRequestSubject, Status } from "@antler/ops";
+import { activeContext, extractTrace, SpanKind, withSpan, type Context, type Logger } from "@antler/telemetry";
+import { CommitQueue } from "./commit-queue.ts";
+import { encodeBatch } from "./log-batch.ts";
+import { parseMetaRequest } from "./request.ts";
+import type { ShardStateMachine } from "./state-machine.ts";
+
+export interface ShardServerOptions<E> {
+  readonly nc: NatsConnection;
+  readonly shardId: number;
+  readonly log: LogStream;
+  readonly sm: ShardStateMachine<E>;
+  readonly logger: Logger;
+  /** The log's last sequence after replay: the first append expects it. */
+  readonly lastSeq: number;
+  readonly nowMs?: () => number;
+  /** How often `maintain` runs; 0 = never (tests). */
+  readonly maintainIntervalMs?: number;
+  /** How long an append is retried while the log is unreachable before giving up (fatal). */
+  readonly appendRetryMs?: number;
+  /** Identifies this process in Nats-Msg-Id, so a retry is recognised as its own append. */
+  readonly writerId?: string;
+}
+
+export type StopReason = { readonly kind: "stopped" } | { readonly kind: "fatal"; readonly err: unknown; readonly fenced: boolean };
+
+export interface ShardServer {
+  /** Settles when the server stops taking requests, with the reason. */
+  readonly done: Promise<StopReason>;
+  /** Stops taking requests and waits until every accepted entry is durable and answered. */
+  stop(): Promise<void>;
+  /** Last log sequence this server knows to be durable. */
+  lastSeq(): number;
+}
+
+const appendRetryPauseMs = 100;
+
+export function startShardServer<E>(options: ShardServerOptions<E>): ShardServer {
+  const { nc, shardId, log, sm, logger } = options;
+  const nowMs = options.nowMs ?? Date.now;
+  const appendRetryMs = options.appendRetryMs ?? 10_000;
+  const writerId = options.writerId ?? crypto.randomUUID();
+  let lastSeq = options.lastSeq;
+  let serving = true;
+  let finish: (reason: StopReason) => void = () => {};
+  const done = new Promise<StopReason>((resolve) => (finish = resolve));
+
+  const appendOnce = async (data: Uint8Array): Promise<void> => {
+    const msgId = `${writerId}:${lastSeq + 1}`;
+    const deadline = performance.now() + appendRetryMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        lastSeq = await log.append(data, lastSeq, msgId);
+        return;
+      } catch (err) {
+        if (!(err instanceof LogUnavailableError) || performance.now() >= deadline) throw err;
+        logger.warn("log append failed, retrying", { attempt, err });
+        await new Promise((resolve) => setTimeout(resolve, appendRetryPauseMs));
+      }
+    }
+  };
+
+  const queue = new CommitQueue<Context>({
+    append: (entries, parents) => {
+      const data = encodeBatch(entries);
+      return withSpan("shard log append", { "antler.shard": shardId, "antler.log.entries": entries.length, "antler.log.bytes": data.length }, () => appendOnce(data), {
+        ...(parents[0] !== undefined ? { parent: parents[0] } : {}),
+        kind: SpanKind.CLIENT,
+      });
+    },
+    onFatal: (err) => {
+      const fenced = err instanceof FencedError;
+      logger.error(fenced ? "log append fenced: another writer owns the log; stopping" : "log append failed; stopping", { err, lastSeq });
+      halt({ kind: "fatal", err, fenced });
+    },
+  });
+
+  const respond = (msg: Msg, data: Uint8Array): void => {
+    if (msg.reply === undefined || msg.reply === "") return;
+    try {
+      msg.respond(data);
+    } catch (err) {
+      logger.warn("reply failed", { err });
+    }
+  };
+
+  const onRequest = (msg: Msg): void => {
+    void withSpan(
+      "shard request",
+      { "antler.shard": shardId },
+      (span): Promise<void> | void => {
+        const request = parseMetaRequest(msg.data);
+        if (request === null) {
+          span.setAttribute("antler.malformed", true);
+          respond(msg, encodeMessage({ status: Status.EINVAL }));
+          return;
+        }
+        span.setAttribute("antler.command", request.cmd.kind);
+        let execution;
+        try {
+          execution = sm.execute(request.cmd, request.ctx, nowMs());
+        } catch (err) {
+          // The state machine validates commands; a throw means input it did not expect.
+          logger.error("execute threw", { kind: request.cmd.kind, err });
+          respond(msg, encodeMessage({ status: Status.EINVAL }));
+          return;
+        }
+        const entry = execution.entry === null ? null : sm.encodeEntry(execution.entry);
+        const reply = encodeMessage(execution.result);
+        span.setAttribute("antler.status", execution.result.status);
+        return new Promise<void>((resolve) =>
+          queue.submit(
+            entry,
+            () => {
+              respond(msg, reply);
+              resolve();
+            },
+            activeContext(),
+          ),
+        );
+      },
+      { parent: extractTrace(msg.headers), kind: SpanKind.SERVER },
+    );
+  };
+
+  const subscription: Subscription = nc.subscribe(shardRequestSubject(shardId), {
+    callback: (err, msg) => {
+      if (err !== null) {
+        logger.error("shard subscription failed", { err });
+        return;
+      }
+      if (serving) onRequest(msg);
+    },
+  });
+
+  const maintainIntervalMs = options.maintainIntervalMs ?? 1_000;
+  const maintainTimer =
+    maintainIntervalMs > 0
+      ? setInterval(() => {
+          if (!serving) return;
+          try {
+            const entry = sm.maintain(nowMs());
+            if (entry !== null) queue.submit(sm.encodeEntry(entry), () => {});
+          } catch (err) {
+            logger.error("maintain threw", { err });
+          }
+        }, maintainIntervalMs)
+      : null;
+
+  function halt(reason: StopReason): void {
+    if (!serving) return;
+    serving = false;
+    subscription.unsubscribe();
+    if (maintainTimer !== null) clearInterval(maintainTimer);
+    finish(reason);
+  }
+
+  return {
+    done,
+    lastSeq: () => lastSeq,
+    async stop() {
+      halt({ kind: "stopped" });
+      await queue.whenIdle();
+    },
+  };
+}
