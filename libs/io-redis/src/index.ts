@@ -1,1 +1,19 @@
-export {};
+export { RedisConnectError, connectRedis, type ConnectRedisOptions, type RedisClient } from "./connect.ts";
+export {
+  SessionDecodeError,
+  SessionIdsExhaustedError,
+  createSessionStore,
+  sessionCounterKey,
+  sessionKey,
+  type SessionEntry,
+  type SessionStore,
+  type SessionStoreOptions,
+} from "./session-store.ts";
+export {
+  gatewayKey,
+  listGateways,
+  startGatewayHeartbeat,
+  type GatewayHeartbeat,
+  type GatewayHeartbeatOptions,
+  type GatewayInfo,
+} from "./gateway-liveness.ts";

@@ -1,0 +1,113 @@
+/**
+ * The retry loop of createMetaCaller against a scripted transport: what it sends (subject,
+ * headers, body), that it retries timeouts and missing responders with the same request id and a
+ * bounded backoff, and which status the client gets when the bound is reached. Time is real but
+ * the bounds are shrunk to milliseconds.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { decodeMessage, encodeMessage, Header, metaRequestSubject, Status, type MetaRequest } from "@antler/ops";
+import { createLogger } from "@antler/telemetry";
+import { createMetaCaller, type AttemptOutcome, type MetaTransport } from "./meta-caller.ts";
+import { classifyRequestError } from "./nats-meta-transport.ts";
+
+const request: MetaRequest = {
+  ctx: { sessionId: 5, uid: 0, gids: [0], sesflags: 0, rootInode: 1, requestId: "boot:1" },
+  cmd: { kind: "getattr", inode: (3 << 20) | 7, opened: false },
+};
+
+interface Sent {
+  subject: string;
+  body: unknown;
+  headers: Map<string, string>;
+  timeoutMs: number;
+}
+
+function scripted(outcomes: AttemptOutcome[]): { transport: MetaTransport; sent: Sent[] } {
+  const sent: Sent[] = [];
+  return {
+    sent,
+    transport: {
+      async request(subject, body, headers, timeoutMs) {
+        sent.push({ subject, body: decodeMessage(body), headers: new Map(headers), timeoutMs });
+        return outcomes.shift() ?? { kind: "unavailable", reason: "script exhausted" };
+      },
+    },
+  };
+}
+
+const quietLog = createLogger("test", { level: "error", write: () => {} });
+const fast = { log: quietLog, attemptTimeoutMs: 50, retryTotalMs: 300, backoffMinMs: 1, backoffMaxMs: 8 };
+
+test("one request with slot, session and request-id headers and the encoded body", async () => {
+  const reply = { status: 0, attr: { type: 1 } };
+  const { transport, sent } = scripted([{ kind: "reply", data: encodeMessage(reply) }]);
+  const result = await createMetaCaller({ transport, ...fast }).call(request, { inode: (3 << 20) | 7 });
+  assert.deepEqual(result, reply);
+  assert.equal(sent.length, 1);
+  assert.equal(sent[0]!.subject, metaRequestSubject);
+  assert.deepEqual(sent[0]!.body, request);
+  assert.equal(sent[0]!.headers.get(Header.slot), "3");
+  assert.equal(sent[0]!.headers.get(Header.session), "5");
+  assert.equal(sent[0]!.headers.get(Header.requestId), "boot:1");
+});
+
+test("an all-shards route is sent with slot *", async () => {
+  const { transport, sent } = scripted([{ kind: "reply", data: encodeMessage({ status: 0 }) }]);
+  await createMetaCaller({ transport, ...fast }).call(request, "all");
+  assert.equal(sent[0]!.headers.get(Header.slot), "*");
+});
+
+test("timeouts and missing responders are retried with the same request id", async () => {
+  const { transport, sent } = scripted([
+    { kind: "unavailable", reason: "no responders" },
+    { kind: "timeout" },
+    { kind: "unavailable", reason: "no responders" },
+    { kind: "reply", data: encodeMessage({ status: Status.ENOENT }) },
+  ]);
+  const result = await createMetaCaller({ transport, ...fast }).call(request, { inode: 1 });
+  assert.deepEqual(result, { status: Status.ENOENT });
+  assert.equal(sent.length, 4);
+  assert.deepEqual(new Set(sent.map((s) => s.headers.get(Header.requestId))), new Set(["boot:1"]));
+});
+
+test("the bound turns endless unavailability into EAGAIN, and any timeout into IO", async () => {
+  const never = scripted([]);
+  const started = Date.now();
+  assert.deepEqual(await createMetaCaller({ transport: never.transport, ...fast }).call(request, { inode: 1 }), { status: Status.EAGAIN });
+  const elapsed = Date.now() - started;
+  assert.ok(elapsed >= 250 && elapsed < 2000, `gave up after ${elapsed} ms`);
+  assert.ok(never.sent.length > 5, `only ${never.sent.length} attempts`);
+  // The backoff doubles to its 8 ms cap: about 300 / 8 attempts, far fewer than at 1 ms.
+  assert.ok(never.sent.length < 60, `${never.sent.length} attempts`);
+  assert.ok(never.sent.every((s) => s.timeoutMs <= 50 && s.timeoutMs >= 1));
+
+  const once = scripted([{ kind: "timeout" }]);
+  assert.deepEqual(await createMetaCaller({ transport: once.transport, ...fast }).call(request, { inode: 1 }), { status: Status.IO });
+});
+
+test("an undecodable reply is IO at once, without retrying", async () => {
+  const { transport, sent } = scripted([{ kind: "reply", data: new TextEncoder().encode("{nope") }]);
+  assert.deepEqual(await createMetaCaller({ transport, ...fast }).call(request, { inode: 1 }), { status: Status.IO });
+  const notResult = scripted([{ kind: "reply", data: encodeMessage({ status: "ok" }) }]);
+  assert.deepEqual(await createMetaCaller({ transport: notResult.transport, ...fast }).call(request, { inode: 1 }), { status: Status.IO });
+  assert.equal(sent.length, 1);
+});
+
+test("abort ends pending retries at once", async () => {
+  const { transport } = scripted([]);
+  const caller = createMetaCaller({ transport, ...fast, retryTotalMs: 60_000, backoffMinMs: 1000, backoffMaxMs: 1000 });
+  const pending = caller.call(request, { inode: 1 });
+  setTimeout(() => caller.abort(), 20);
+  const started = Date.now();
+  assert.deepEqual(await pending, { status: Status.EAGAIN });
+  assert.ok(Date.now() - started < 500);
+});
+
+test("nats.js errors are classified by name", () => {
+  const named = (name: string, extra: object = {}) => Object.assign(new Error("x"), { name }, extra);
+  assert.deepEqual(classifyRequestError(named("TimeoutError")), { kind: "timeout" });
+  assert.equal(classifyRequestError(named("RequestError", { isNoResponders: () => true })).kind, "unavailable");
+  assert.equal(classifyRequestError(named("RequestError", { isNoResponders: () => false })).kind, "timeout");
+  assert.equal(classifyRequestError(named("ClosedConnectionError")).kind, "unavailable");
+});

@@ -1,0 +1,163 @@
+/**
+ * Carries one client operation to the metadata tier: a NATS request to the routers with the
+ * routing headers, retried while nobody answers, under the operation's root span.
+ *
+ * Retries: a request that times out or finds no responders (router or shard restarting, leader
+ * failover) is sent again after a growing backoff (limits.metaRequestBackoffMinMs → …MaxMs) with
+ * the same request id, so a shard that did execute the first attempt recognises the replay and
+ * answers the recorded result. After limits.metaRequestRetryTotalMs the client gets a status
+ * instead: EAGAIN when no attempt reached a responder (the operation certainly did not happen),
+ * IO when an attempt timed out (it may have happened). mfsmount passes either to the application
+ * (it retries only lost connections, not statuses; protocol §5), which is the honest answer after
+ * half a minute of a metadata tier that does not answer.
+ */
+import { limits } from "@antler/base";
+import {
+  CodecError,
+  decodeMessage,
+  encodeMessage,
+  Header,
+  metaRequestSubject,
+  slotOfInode,
+  Status,
+  type MetaRequest,
+  type Result,
+  type Route,
+} from "@antler/ops";
+import { extractTrace, injectTrace, SpanKind, withSpan, type Logger } from "@antler/telemetry";
+
+/** What one request attempt came back with. */
+export type AttemptOutcome =
+  | { readonly kind: "reply"; readonly data: Uint8Array }
+  /** Nobody answered in time: the request may or may not have been executed. */
+  | { readonly kind: "timeout" }
+  /** No subscriber for the subject (or the link to NATS is down): certainly not executed. */
+  | { readonly kind: "unavailable"; readonly reason: string };
+
+/** The seam to NATS: one request, no retries. main.ts wires it to libs/io-nats. */
+export interface MetaTransport {
+  request(subject: string, body: Uint8Array, headers: ReadonlyMap<string, string>, timeoutMs: number): Promise<AttemptOutcome>;
+}
+
+export interface MetaCallerOptions {
+  readonly transport: MetaTransport;
+  readonly log: Logger;
+  readonly attemptTimeoutMs?: number;
+  readonly retryTotalMs?: number;
+  readonly backoffMinMs?: number;
+  readonly backoffMaxMs?: number;
+  readonly nowMs?: () => number;
+}
+
+export interface MetaCaller {
+  /** Always settles with a Result (never rejects): failures become statuses for the client. */
+  call(request: MetaRequest, route: Route): Promise<Result>;
+  /** Pending retries give up at once (shutdown); their callers get EAGAIN. */
+  abort(): void;
+}
+
+/** The root context: each client operation starts its own trace, whatever else is running. */
+const rootContext = extractTrace(undefined);
+
+export function createMetaCaller(options: MetaCallerOptions): MetaCaller {
+  const attemptTimeoutMs = options.attemptTimeoutMs ?? limits.metaRequestAttemptTimeoutMs;
+  const retryTotalMs = options.retryTotalMs ?? limits.metaRequestRetryTotalMs;
+  const backoffMinMs = options.backoffMinMs ?? limits.metaRequestBackoffMinMs;
+  const backoffMaxMs = options.backoffMaxMs ?? limits.metaRequestBackoffMaxMs;
+  const nowMs = options.nowMs ?? Date.now;
+  const { transport, log } = options;
+  const aborter = new AbortController();
+
+  async function attemptUntilAnswered(request: MetaRequest, headers: Map<string, string>): Promise<Result> {
+    const body = encodeMessage(request);
+    const deadlineMs = nowMs() + retryTotalMs;
+    let backoffMs = backoffMinMs;
+    let attempts = 0;
+    let everTimedOut = false;
+    let lastReason = "";
+    while (true) {
+      attempts++;
+      const timeoutMs = Math.max(1, Math.min(attemptTimeoutMs, deadlineMs - nowMs()));
+      const outcome = await transport.request(metaRequestSubject, body, headers, timeoutMs);
+      if (outcome.kind === "reply") return decodeResult(outcome.data, request, log);
+      if (outcome.kind === "timeout") everTimedOut = true;
+      lastReason = outcome.kind === "timeout" ? `no reply within ${timeoutMs} ms` : outcome.reason;
+      if (aborter.signal.aborted || nowMs() + backoffMs >= deadlineMs) break;
+      await sleep(backoffMs, aborter.signal);
+      backoffMs = Math.min(backoffMs * 2, backoffMaxMs);
+    }
+    const status = everTimedOut ? Status.IO : Status.EAGAIN;
+    log.warn("metadata request gave up", {
+      kind: request.cmd.kind,
+      session: request.ctx.sessionId,
+      requestId: request.ctx.requestId,
+      attempts,
+      status,
+      reason: lastReason,
+    });
+    return { status };
+  }
+
+  return {
+    call(request, route) {
+      const slot = route === "all" ? "*" : String(slotOfInode(route.inode));
+      const attributes = {
+        "antler.session": request.ctx.sessionId,
+        ...(route === "all" ? {} : { "antler.inode": route.inode }),
+        ...(request.ctx.requestId === undefined ? {} : { "antler.request_id": request.ctx.requestId }),
+      };
+      return withSpan(
+        request.cmd.kind,
+        attributes,
+        async (span) => {
+          const headers = new Map<string, string>([
+            [Header.slot, slot],
+            [Header.session, String(request.ctx.sessionId)],
+          ]);
+          if (request.ctx.requestId !== undefined) headers.set(Header.requestId, request.ctx.requestId);
+          injectTrace({ get: (key) => headers.get(key) ?? "", set: (key, value) => void headers.set(key, value) });
+          const result = await attemptUntilAnswered(request, headers).catch((err: unknown): Result => {
+            // The transport promises outcomes, not exceptions; anything else is a bug to log, and
+            // the client still gets an answer.
+            log.error("metadata request failed unexpectedly", { kind: request.cmd.kind, err });
+            return { status: Status.IO };
+          });
+          span.setAttribute("antler.status", result.status);
+          return result;
+        },
+        { parent: rootContext, kind: SpanKind.CLIENT },
+      );
+    },
+    abort() {
+      aborter.abort();
+    },
+  };
+}
+
+function decodeResult(data: Uint8Array, request: MetaRequest, log: Logger): Result {
+  try {
+    const value = decodeMessage(data);
+    if (value !== null && typeof value === "object" && typeof (value as { status?: unknown }).status === "number") {
+      const status = (value as { status: number }).status;
+      if (Number.isInteger(status) && status >= 0 && status <= 255) return value as Result;
+    }
+    throw new CodecError("reply is not a Result");
+  } catch (err) {
+    // A reply we cannot read is a bug on the other side; retrying would get the same bytes.
+    log.error("undecodable metadata reply", { kind: request.cmd.kind, requestId: request.ctx.requestId, err });
+    return { status: Status.IO };
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
