@@ -1,1 +1,7 @@
-export {};
+export {
+  createNetns, findExecutable, freePort, isRoot, natsServerBinary, NetnsError, redisServerBinary,
+  ServerStartError, startNatsServer, startRedis, withNetns,
+} from "./processes.ts";
+export type {
+  ManagedServer, NatsServerHandle, NatsServerOptions, Netns, RedisHandle, RedisOptions,
+} from "./processes.ts";

@@ -1,0 +1,174 @@
+/**
+ * Configuration decisions and generated files: how the command line merges with an existing
+ * cluster.json (resume keeps the namespace, address and shard count; conflicts are refused), the
+ * environment each service gets, and the config files for nats-server, redis-server and
+ * mfschunkserver (checked line by line for the settings that matter: fsync, ports, master).
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { parseArgs, UsageError, type UpCommand } from "./args.ts";
+import { chunkserverConfigText, chunkserverFilesOf, hddConfigText } from "./chunkserver.ts";
+import {
+  layoutOf, mountCommandOf, netnsNameFor, parseClusterConfig, pickNetnsOctet, resolveClusterConfig,
+  serviceEnvironment, servicePlan, type ClusterConfig, type ResolveInput,
+} from "./config.ts";
+import { natsConfigText } from "./nats.ts";
+import { redisConfigText } from "./redis.ts";
+
+function upOf(...flags: string[]): UpCommand {
+  const command = parseArgs(["up", "--data", "/srv/a", ...flags]);
+  assert.equal(command.kind, "up");
+  return command as UpCommand;
+}
+
+function resolve(up: UpCommand, stored?: ClusterConfig, used: number[] = []): ClusterConfig {
+  const input: ResolveInput = {
+    up, stored, usedOctets: new Set(used), freshHostPorts: { nats: 41000, redis: 41001 },
+  };
+  return resolveClusterConfig(input);
+}
+
+test("a new cluster gets a namespace named after DIR and the first unused 10.213.N.1", () => {
+  const config = resolve(upOf(), undefined, [1, 2, 4]);
+  assert.deepEqual(config, {
+    format: 1, dataDir: "/srv/a",
+    network: { mode: "netns", netns: netnsNameFor("/srv/a"), address: "10.213.3.1" },
+    natsPort: 4222, redisPort: 6379, clientPort: 9421, csPort: 9420, chunkservers: 2, shards: 1,
+  });
+  assert.match(netnsNameFor("/srv/a"), /^antler-[0-9a-f]{8}$/);
+  assert.notEqual(netnsNameFor("/srv/a"), netnsNameFor("/srv/b"));
+  assert.deepEqual(
+    resolve(upOf("--netns", "mine")).network,
+    { mode: "netns", netns: "mine", address: "10.213.1.1" },
+  );
+});
+
+test("pickNetnsOctet takes the lowest free octet and fails when all are used", () => {
+  assert.equal(pickNetnsOctet(new Set()), 1);
+  assert.equal(pickNetnsOctet(new Set([1, 2, 3])), 4);
+  const all = new Set(Array.from({ length: 254 }, (_, index) => index + 1));
+  assert.throws(() => pickNetnsOctet(all), UsageError);
+});
+
+test("resume keeps the namespace, address and shard count; given options override the rest", () => {
+  const first = resolve(upOf("--shards", "3"), undefined, [1]);
+  const more = upOf("--chunkservers", "4", "--client-port", "19421");
+  const again = resolve(more, first, [1, 2, 3, 4, 5]);
+  assert.deepEqual(again.network, first.network);
+  assert.equal(again.shards, 3);
+  assert.equal(again.chunkservers, 4);
+  assert.equal(again.clientPort, 19421);
+  assert.equal(again.csPort, 9420);
+  assert.equal(resolve(upOf("--shards", "3"), first).shards, 3);
+});
+
+test("options that would make DIR a different cluster are refused", () => {
+  const stored = resolve(upOf());
+  assert.throws(() => resolve(upOf("--shards", "2"), stored), /holds a cluster with --shards 1/);
+  assert.throws(() => resolve(upOf("--host", "10.213.9.1"), stored), /was created in namespace/);
+  assert.throws(() => resolve(upOf("--netns", "other"), stored), /not other/);
+  const hosted = resolve(upOf("--host", "10.213.9.1"));
+  assert.throws(() => resolve(upOf("--netns", "other"), hosted), /--netns cannot be added later/);
+});
+
+test("--host runs in this namespace on fresh loopback ports, kept on resume", () => {
+  const config = resolve(upOf("--host", "10.213.9.1"));
+  assert.deepEqual(config.network, { mode: "host", address: "10.213.9.1" });
+  assert.equal(config.natsPort, 41000);
+  assert.equal(config.redisPort, 41001);
+  const stored = { ...config, natsPort: 42000, redisPort: 42001 };
+  const resumed = resolve(upOf(), stored);
+  assert.deepEqual(resumed.network, stored.network);
+  assert.equal(resumed.natsPort, 42000);
+  assert.equal(resumed.redisPort, 42001);
+});
+
+test("port conflicts and 127.x with chunkservers are refused", () => {
+  assert.throws(
+    () => resolve(upOf("--client-port", "9422")),
+    /collides with the chunkservers' ports 9422-9423/,
+  );
+  assert.doesNotThrow(() => resolve(upOf("--client-port", "9422", "--chunkservers", "0")));
+  const stored = resolve(upOf("--client-port", "9000"));
+  assert.throws(() => resolve(upOf("--cs-port", "9000"), stored), /must differ/);
+  assert.throws(() => resolve(upOf("--host", "127.0.0.1")), /refuses a master on 127\.x/);
+  assert.doesNotThrow(() => resolve(upOf("--host", "127.0.0.1", "--chunkservers", "0")));
+});
+
+test("parseClusterConfig accepts what resolve writes and names what is wrong otherwise", () => {
+  const config = resolve(upOf());
+  assert.deepEqual(parseClusterConfig(JSON.parse(JSON.stringify(config)), "c.json"), config);
+  assert.throws(
+    () => parseClusterConfig(null, "c.json"),
+    /c\.json is not a valid cluster file: not an object/,
+  );
+  assert.throws(() => parseClusterConfig({ ...config, format: 2 }, "c.json"), /format is not 1/);
+  const badShards = { ...config, shards: "1" };
+  assert.throws(() => parseClusterConfig(badShards, "c.json"), /shards is not a valid number/);
+  const badNetwork = { ...config, network: { mode: "x", address: "a" } };
+  assert.throws(() => parseClusterConfig(badNetwork, "c.json"), /network\.mode/);
+});
+
+test("services start router, shards 0..N-1, gateway, each with its environment", () => {
+  const config = resolve(upOf("--shards", "2"), undefined, [6]);
+  const plan = servicePlan(config);
+  assert.deepEqual(plan.map((entry) => entry.name), ["router", "shard-0", "shard-1", "gateway"]);
+  const layout = layoutOf("/srv/a");
+  const settings = { onlyInfra: false, logLevel: "debug", otelExporter: "console" } as const;
+  const shardEnvironment = serviceEnvironment(config, settings, plan[2]!, layout);
+  assert.deepEqual(shardEnvironment, {
+    ANTLER_PROCESS_NAME: "shard-1",
+    ANTLER_NATS_URL: "nats://127.0.0.1:4222",
+    ANTLER_REDIS_URL: "redis://127.0.0.1:6379",
+    ANTLER_SHARD_ID: "1",
+    ANTLER_SHARD_COUNT: "2",
+    ANTLER_CLIENT_HOST: "10.213.1.1",
+    ANTLER_CLIENT_PORT: "9421",
+    ANTLER_CS_PORT: "9420",
+    ANTLER_EXPORTS_FILE: "/srv/a/mfsexports.cfg",
+    ANTLER_DATA_DIR: "/srv/a/services/shard-1",
+    ANTLER_OTEL_EXPORTER: "console",
+    ANTLER_LOG_LEVEL: "debug",
+  });
+  assert.equal("ANTLER_SHARD_ID" in serviceEnvironment(config, settings, plan[3]!, layout), false);
+});
+
+test("the mount command enters the namespace only when there is one", () => {
+  const config = resolve(upOf("--netns", "antler-x"), undefined, [6]);
+  assert.equal(
+    mountCommandOf(config),
+    "nsenter --net=/run/netns/antler-x mfsmount /mnt/antler -H 10.213.1.1 -P 9421",
+  );
+  assert.equal(mountCommandOf(resolve(upOf("--host", "10.213.9.1", "--client-port", "7000")), "/m"),
+    "mfsmount /m -H 10.213.9.1 -P 7000");
+});
+
+test("nats-server config: JetStream store under DIR, fsync before ack, loopback only", () => {
+  const text = natsConfigText({ port: 4222, storeDir: "/srv/a/nats", serverName: "antler" });
+  assert.match(text, /^listen: "127\.0\.0\.1:4222"$/m);
+  assert.match(text, /^jetstream \{\n {2}store_dir: "\/srv\/a\/nats"$/m);
+  assert.match(text, /^ {2}sync_interval: always$/m);
+});
+
+test("redis-server config: loopback, append-only file fsynced every second, no RDB", () => {
+  const text = redisConfigText({ port: 6379, dir: "/srv/a/redis" });
+  const expected = [
+    "bind 127.0.0.1", "port 6379", "daemonize no", 'dir "/srv/a/redis"', "appendonly yes",
+    "appendfsync everysec", 'save ""',
+  ];
+  for (const line of expected) {
+    assert.ok(text.split("\n").includes(line), `missing '${line}' in\n${text}`);
+  }
+});
+
+test("chunkserver config: master is the cluster address and cs port, own port and folder", () => {
+  const config = resolve(upOf("--cs-port", "9500"), undefined, [6]);
+  const files = chunkserverFilesOf("/srv/a/cs1");
+  const lines = chunkserverConfigText(config, 1, files).split("\n");
+  for (const line of ["WORKING_USER = root", "WORKING_GROUP = root", "DATA_PATH = /srv/a/cs1",
+    "HDD_CONF_FILENAME = /srv/a/cs1/mfshdd.cfg", "HDD_TEST_FREQ = 0", "MASTER_HOST = 10.213.1.1",
+    "MASTER_PORT = 9500", "CSSERV_LISTEN_HOST = 10.213.1.1", "CSSERV_LISTEN_PORT = 9423"]) {
+    assert.ok(lines.includes(line), `missing '${line}'`);
+  }
+  assert.match(hddConfigText(files), /^\/srv\/a\/cs1\/hdd\/$/m);
+});

@@ -1,0 +1,41 @@
+/**
+ * The launcher's limits and timings, each with what it protects. They are local to the launcher
+ * (an operator tool, not part of the metadata protocol), so they live here, not in @antler/base.
+ */
+
+/** A child that does not report ready within this long fails the start (nats, redis, services). */
+export const readyTimeoutMs = 30_000;
+/** Chunkservers only need to open their listening socket; they connect to the master later. */
+export const chunkserverReadyTimeoutMs = 15_000;
+/** Readiness probes and "is it gone yet" checks are repeated this often. */
+export const pollIntervalMs = 50;
+/** One probe connection (TCP connect, NATS or Redis exchange) gives up after this long. */
+export const probeTimeoutMs = 1_000;
+
+/** First restart delay after an unexpected exit; doubles on each quick failure... */
+export const restartBackoffMinMs = 100;
+/** ...up to this. */
+export const restartBackoffMaxMs = 2_000;
+/** A child that ran at least this long counts as healthy: its backoff starts again at the min. */
+export const restartStableUptimeMs = 10_000;
+/** More restarts of one child than this within restartWindowMs means it cannot run: stop all. */
+export const restartsPerWindowMax = 10;
+export const restartWindowMs = 60_000;
+
+/** Graceful stop: SIGTERM, then SIGKILL after this long. Chunkservers flush chunk headers. */
+export const stopGraceMs = 10_000;
+/** `antler down` waits this long for the supervisor's orderly shutdown before killing by PID. */
+export const supervisorStopTimeoutMs = 60_000;
+/** `antler up --detach` waits this long for the cluster to serve before it reports failure. */
+export const detachStartTimeoutMs = 120_000;
+
+/** Lines of a child's log quoted when it fails to start. */
+export const failureLogLinesMax = 15;
+/** Bytes read from the end of a log file to find those lines (bounds memory on huge logs). */
+export const failureLogBytesMax = 16_384;
+/** Bytes of a child's log scanned per readiness poll for its READY line. */
+export const readyScanBytesMax = 65_536;
+
+/** Bounds on the user-settable sizes, to catch typos like --chunkservers 1000. */
+export const chunkserversMax = 32;
+export const shardsMax = 64;
