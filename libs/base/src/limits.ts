@@ -50,7 +50,7 @@ export const announcedVersion = 0x000300ea;
 
 // Gateway server (services/gateway/server): calls to the metadata tier, sockets, Redis keys.
 /** One NATS request attempt waits this long for the shard's reply before it is retried. */
-export const metaRequestAttemptTimeoutMs = 5_000;
+export const metaRequestAttemptTimeoutMs = 2_000;
 /** Backoff between attempts grows from min to max (doubling) while the router/shard restarts. */
 export const metaRequestBackoffMinMs = 25;
 export const metaRequestBackoffMaxMs = 500;
@@ -109,3 +109,13 @@ export const lockRetryIntervalMs = 50;
 export const lockRetriesPerTickMax = 64;
 /** Most blocking lock requests one connection may have waiting at once. */
 export const lockWaitersMax = 1_024;
+
+/**
+ * Largest piece of a reply sent as one NATS message. NATS refuses messages above the server's
+ * max_payload (1 MiB by default); larger replies (a READDIR of a big directory) travel in parts.
+ */
+export const replyPartBytesMax = 768 * 1024;
+/** Largest reply assembled from parts (a READDIR of ~1M entries with attributes fits). */
+export const replyBytesMax = 512 * 1024 * 1024;
+/** Parts of replies that were never claimed are dropped after this long. */
+export const replyPartsRetentionMs = 30_000;

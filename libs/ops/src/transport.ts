@@ -35,6 +35,14 @@ export const Header = {
   requestId: "Antler-Request-Id",
   /** Shard map version the sender routed with. */
   mapVersion: "Antler-Map-Version",
+  /**
+   * Where the answering service may publish the leading parts of a reply too large for one NATS
+   * message (see libs/io-nats reply-parts.ts); the final part goes to the request's reply inbox.
+   */
+  partsTo: "Antler-Parts-To",
+  /** On a reply: how many parts it has in all (absent = 1). On a part: its index. */
+  parts: "Antler-Parts",
+  part: "Antler-Part",
   /** W3C trace context. */
   traceparent: "traceparent",
   tracestate: "tracestate",

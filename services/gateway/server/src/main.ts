@@ -54,10 +54,11 @@ async function main(): Promise<void> {
   const metaId = await ensureClusterMetaId(await openBucket(nats));
   log.info("cluster metadata id", { metaId });
 
-  const caller = createMetaCaller({ transport: createNatsMetaTransport(nats), log });
   // Request ids must never repeat across connections and restarts (shards recognise retries by
-  // them): every link gets a random boot id plus a counter as the prefix of its ids.
+  // them): every link gets a random boot id plus a counter as the prefix of its ids. The boot id
+  // also names this process's subject for replies that arrive in parts.
   const bootId = randomBytes(8).toString("hex");
+  const caller = createMetaCaller({ transport: createNatsMetaTransport(nats, `antler.gw.${bootId}.parts`), log });
   let linkCounter = 0;
 
   const listener = await listenForClients({

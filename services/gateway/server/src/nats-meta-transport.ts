@@ -4,20 +4,33 @@
  * meta-caller.ts. The router forwards by the Antler-Slot header and the shard replies straight to
  * our inbox.
  */
-import { newHeaders, request, type NatsConnection } from "@antler/io-nats";
+import { createPartsCollector, newHeaders, request, type NatsConnection } from "@antler/io-nats";
+import { Header } from "@antler/ops";
 import type { AttemptOutcome, MetaTransport } from "./meta-caller.ts";
 
-export function createNatsMetaTransport(nats: NatsConnection): MetaTransport {
+/**
+ * `partsPrefix` is a subject prefix unique to this gateway process: replies too large for one
+ * NATS message (READDIR of a big directory) arrive in parts under it (libs/io-nats reply-parts).
+ */
+export function createNatsMetaTransport(nats: NatsConnection, partsPrefix: string): MetaTransport & { close(): void } {
+  const parts = createPartsCollector(nats, partsPrefix);
   return {
     async request(subject, body, headers, timeoutMs) {
       const natsHeaders = newHeaders();
       for (const [key, value] of headers) natsHeaders.set(key, value);
+      const partsTo = parts.nextSubject();
+      natsHeaders.set(Header.partsTo, partsTo);
       try {
         const reply = await request(nats, subject, body, natsHeaders, timeoutMs);
-        return { kind: "reply", data: reply.data };
+        return { kind: "reply", data: await parts.assemble(partsTo, reply, timeoutMs) };
       } catch (err) {
+        parts.forget(partsTo);
+        if (err instanceof Error && err.name === "ReplyPartsError") return { kind: "timeout" };
         return classifyRequestError(err);
       }
+    },
+    close() {
+      parts.close();
     },
   };
 }

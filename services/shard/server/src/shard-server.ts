@@ -11,7 +11,7 @@
  * One span per request (parent: the trace context in the request headers); the log append is a
  * child span of the request that opened the batch, linked to every other request in it.
  */
-import { FencedError, LogUnavailableError, type LogStream, type Msg, type NatsConnection, type Subscription } from "@antler/io-nats";
+import { FencedError, LogUnavailableError, respondInParts, type LogStream, type Msg, type NatsConnection, type Subscription } from "@antler/io-nats";
 import { encodeMessage, shardRequestSubject, Status } from "@antler/ops";
 import { activeContext, extractTrace, SpanKind, withSpan, type Context, type Logger } from "@antler/telemetry";
 import { CommitQueue } from "./commit-queue.ts";
@@ -92,7 +92,8 @@ export function startShardServer<E>(options: ShardServerOptions<E>): ShardServer
   const respond = (msg: Msg, data: Uint8Array): void => {
     if (msg.reply === undefined || msg.reply === "") return;
     try {
-      msg.respond(data);
+      // A READDIR of a big directory can exceed one NATS message: it then travels in parts.
+      respondInParts(nc, msg, data);
     } catch (err) {
       logger.warn("reply failed", { err });
     }
