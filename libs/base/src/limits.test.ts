@@ -23,3 +23,10 @@ test("a full batch of shard log entries has room in a log record", () => {
   assert.ok(limits.shardCountMax <= limits.slotCount, "every shard owns at least one slot");
   assert.ok(limits.shardLogDuplicateWindowMs >= 10_000, "longer than a shard's append retry window");
 });
+
+test("chunkserver registry timings keep a connected chunkserver listed", () => {
+  assert.ok(limits.chunkserverRecordRefreshMs * 3 <= limits.chunkserverRecordTtlMs, "a refresh can fail twice without the record expiring");
+  assert.ok(limits.chunkserverTimeoutMinSeconds <= limits.chunkserverTimeoutDefaultSeconds);
+  assert.ok(limits.chunkserverListMax >= limits.chunkserverIdMax, "a listing can hold every csid");
+  assert.ok(limits.gatewayTickMs * 4 <= (limits.chunkserverTimeoutMinSeconds * 1000) / 3, "ticks are fine-grained enough for keepalives every timeout/3");
+});

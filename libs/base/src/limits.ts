@@ -74,6 +74,24 @@ export const sessionListMax = 100_000;
 /** Graceful shutdown: connections get this long to flush before they are destroyed. */
 export const gatewayDrainMs = 2_000;
 
+// Gateway ⇄ chunkserver link (port 9420, protocol §4).
+/** A chunkserver that sends timeout 0 gets mfsmaster's default (MATOCS_TIMEOUT); it closes a link silent this long. */
+export const chunkserverTimeoutDefaultSeconds = 10;
+/** mfsmaster refuses a chunkserver timeout of 1..9 s (keepalives every timeout/3 would be too tight). */
+export const chunkserverTimeoutMinSeconds = 10;
+/** csid is a u16 on the wire and 0 means "none yet": ids are 1..this. */
+export const chunkserverIdMax = 0xffff;
+/** Chunk copies one chunkserver link keeps in memory; beyond, they are only counted (a CS with more is not expected). */
+export const chunkserverCopiesTrackedMax = 4_000_000;
+/** A chunkserver's registry record in Redis lives this long unless its link refreshes it (a dead gateway's CS vanish). */
+export const chunkserverRecordTtlMs = 30_000;
+/** A connected chunkserver's registry record is rewritten at least this often (refreshes its TTL). */
+export const chunkserverRecordRefreshMs = 5_000;
+/** STATFS reads the registry's space sum at most this often (cached in between). */
+export const chunkserverSpaceCacheMs = 1_000;
+/** Most chunkserver records a registry listing returns. */
+export const chunkserverListMax = 65_535;
+
 // Shard core (services/shard/core): the metadata state machine.
 /** Longest symlink target mfsmaster accepts (MFS_SYMLINK_MAX); longer is EINVAL. */
 export const symlinkBytesMax = 4096;
@@ -119,3 +137,15 @@ export const replyPartBytesMax = 768 * 1024;
 export const replyBytesMax = 512 * 1024 * 1024;
 /** Parts of replies that were never claimed are dropped after this long. */
 export const replyPartsRetentionMs = 30_000;
+
+// Shard snapshots (services/shard/server snapshotter, libs/io-nats SnapshotStore; ADR 0006).
+/** A snapshot is taken once this many log entries were committed since the previous one. */
+export const shardSnapshotEntries = 100_000;
+/** ...but at most once per this interval (a snapshot costs a full export in the worker). */
+export const shardSnapshotIntervalMinMs = 60_000;
+/** A shard with any new entry is snapshotted at least this often, so a slow log is still truncated. */
+export const shardSnapshotIntervalMaxMs = 3_600_000;
+/** Snapshots kept per shard; the log is truncated only behind the oldest kept one (fallback on corruption). */
+export const shardSnapshotsRetained = 2;
+/** Object store chunk size of a snapshot (below the JetStream max payload). */
+export const shardSnapshotChunkBytes = 512 * 1024;

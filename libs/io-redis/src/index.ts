@@ -17,3 +17,16 @@ export {
   type GatewayHeartbeatOptions,
   type GatewayInfo,
 } from "./gateway-liveness.ts";
+export {
+  ChunkserverIdsExhaustedError,
+  chunkserverCounterKey,
+  chunkserverKey,
+  createChunkserverRegistry,
+  type ChunkserverEntry,
+  type ChunkserverRegistration,
+  type ChunkserverRegistry,
+  type ChunkserverRegistryOptions,
+  type ChunkserverRegistryState,
+  type ChunkserverSpace,
+  type ClusterSpace,
+} from "./chunkserver-registry.ts";

@@ -29,3 +29,25 @@ export {
   type SclassCount,
   type ValueCount,
 } from "./replies.ts";
+export * as csCodes from "./chunkserver-codes.ts";
+export { HlStatus, RegisterStep } from "./chunkserver-codes.ts";
+export {
+  chunkserverMessageTypeOf,
+  decodeChunkserverMessage,
+  emptySpaceReport,
+  encodeChunkserverMessage,
+  encodeChunkserverMessagePayload,
+  type ChunkCopy,
+  type ChunkOp,
+  type ChunkserverMessage,
+  type ChunkserverMessageKind,
+  type SpaceReport,
+} from "./chunkserver-messages.ts";
+export {
+  decodeMasterToChunkserver,
+  encodeMasterToChunkserver,
+  encodeMasterToChunkserverPayload,
+  masterToChunkserverTypeOf,
+  type MasterToChunkserver,
+  type MasterToChunkserverKind,
+} from "./master-to-chunkserver.ts";

@@ -34,6 +34,7 @@ import {
   type Result,
 } from "@antler/ops";
 import type { ClientConnection, ConnectionAction, SessionDraft, SessionRecord } from "./api.ts";
+import type { ChunkserverSpaceTotals } from "./chunkserver-api.ts";
 import { matchExport, type ExportRule } from "./exports.ts";
 import { ctxFor, type Caller } from "./identity.ts";
 import { LockWaiters, type LockWaiter } from "./lock-waiters.ts";
@@ -46,6 +47,12 @@ export interface ClientConnectionOptions {
   readonly exports: readonly ExportRule[];
   /** The peer's IPv4 address as a u32 (10.0.0.1 = 0x0a000001). */
   readonly peerIp: number;
+  /**
+   * The chunkservers' space for STATFS replies. Shards know nothing about disks and answer 0 for
+   * total/avail/free; the server passes the registry's (cached) sum here. Absent: the shard's
+   * values go out unchanged.
+   */
+  readonly chunkserverSpace?: () => ChunkserverSpaceTotals;
 }
 
 /** The version text ANTOAN_GET_VERSION reports with limits.announcedVersion. */
@@ -353,7 +360,14 @@ class Connection implements ClientConnection {
       this.#send({ kind: "status", type: plan.replyType, msgid: plan.msgid, status: result.status });
       return;
     }
-    this.#send(plan.success(result));
+    this.#send(this.#withChunkserverSpace(plan.success(result)));
+  }
+
+  #withChunkserverSpace(reply: MasterReply): MasterReply {
+    const space = this.#options.chunkserverSpace;
+    if (reply.kind !== "statfs" || space === undefined) return reply;
+    const { totalSpace, availSpace, freeSpace } = space();
+    return { ...reply, totalSpace, availSpace, freeSpace };
   }
 
   // -------------------------------------------------------------------------------------------

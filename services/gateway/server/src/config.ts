@@ -13,7 +13,7 @@ export interface GatewayConfig {
   /** Where mounts connect (MooseFS client port, 9421 by default). */
   readonly clientHost: string;
   readonly clientPort: number;
-  /** Chunkserver port (9420): reserved for the chunkserver links, not served yet. */
+  /** Chunkserver port (9420): where mfschunkservers register (same host as the client port). */
   readonly chunkserverPort: number;
   /** mfsexports.cfg-style rules; absent file → everyone may mount everything read-write. */
   readonly exportsFile: string | undefined;

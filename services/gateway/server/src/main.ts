@@ -1,16 +1,18 @@
 /**
- * The gateway process: MooseFS clients on one side (port 9421), the metadata tier over NATS and
- * the session store in Redis on the other. This file is the composition root: it builds every
+ * The gateway process: MooseFS clients (port 9421) and chunkservers (port 9420) on one side; the
+ * metadata tier over NATS, the session store and the chunkserver registry in Redis on the other. This file is the composition root: it builds every
  * adapter and starts the parts in an order whose reasons are written next to each step, and stops
  * them in reverse on SIGTERM/SIGINT. Run by the launcher as `node services/gateway/server/src/main.ts`;
  * prints one `READY {json}` line on stdout once it accepts clients.
  */
 import { randomBytes } from "node:crypto";
-import { createClientConnection, ExportsParseError, parseExports } from "@antler/gateway-core";
+import { createChunkserverConnection, createClientConnection, ExportsParseError, parseExports } from "@antler/gateway-core";
 import { connectNats, ensureClusterMetaId, openBucket } from "@antler/io-nats";
-import { connectRedis, createSessionStore, startGatewayHeartbeat } from "@antler/io-redis";
+import { connectRedis, createChunkserverRegistry, createSessionStore, startGatewayHeartbeat } from "@antler/io-redis";
 import { createLogger, startTelemetry } from "@antler/telemetry";
+import { listenForChunkservers } from "./chunkserver-listener.ts";
 import { listenForClients } from "./client-listener.ts";
+import { startClusterSpaceCache } from "./cluster-space.ts";
 import { ConfigError, gatewayEnv, readGatewayConfig } from "./config.ts";
 import { readExportsText } from "./exports-file.ts";
 import { createMetaCaller } from "./meta-caller.ts";
@@ -61,10 +63,22 @@ async function main(): Promise<void> {
   const caller = createMetaCaller({ transport: createNatsMetaTransport(nats, `antler.gw.${bootId}.parts`), log });
   let linkCounter = 0;
 
+  // Chunkservers before clients: STATFS and (later) chunk placement read what they registered.
+  // They share the client address (MooseFS has one master address for both ports).
+  const chunkservers = createChunkserverRegistry(redis);
+  const clusterSpace = startClusterSpaceCache(chunkservers, log);
+  await clusterSpace.refresh();
+  const chunkserverListener = await listenForChunkservers({
+    host: config.clientHost,
+    port: config.chunkserverPort,
+    createConnection: (peerIp) => createChunkserverConnection({ peerIp, metaId }),
+    context: { gatewayId: config.gatewayId, registry: chunkservers, log: log.child({ link: "chunkserver" }), nowMs: Date.now },
+  });
+
   const listener = await listenForClients({
     host: config.clientHost,
     port: config.clientPort,
-    createConnection: (peerIp) => createClientConnection({ peerIp, metaId, exports }),
+    createConnection: (peerIp) => createClientConnection({ peerIp, metaId, exports, chunkserverSpace: clusterSpace.current }),
     context: {
       gatewayId: config.gatewayId,
       caller,
@@ -88,9 +102,16 @@ async function main(): Promise<void> {
   );
 
   process.stdout.write(
-    `READY ${JSON.stringify({ service: "gateway", gatewayId: config.gatewayId, clientHost: listener.host, clientPort: listener.port, pid: process.pid })}\n`,
+    `READY ${JSON.stringify({
+      service: "gateway",
+      gatewayId: config.gatewayId,
+      clientHost: listener.host,
+      clientPort: listener.port,
+      chunkserverPort: chunkserverListener.port,
+      pid: process.pid,
+    })}\n`,
   );
-  log.info("gateway ready", { clientAddress });
+  log.info("gateway ready", { clientAddress, chunkserverAddress: `${chunkserverListener.host}:${chunkserverListener.port}` });
 
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
@@ -100,6 +121,9 @@ async function main(): Promise<void> {
     // Reverse order. Clients first: stop accepting and reading, let the calls in flight answer
     // (bounded), then end the connections; mounts reconnect elsewhere and re-send the rest.
     await listener.close();
+    // Chunkservers next: each link writes its last registry record (disconnected) before Redis closes.
+    await chunkserverListener.close();
+    clusterSpace.stop();
     // Retries still pending (their sockets are gone) give up now instead of for 30 s.
     caller.abort();
     await heartbeat.stop().catch((err: unknown) => log.warn("heartbeat stop failed", { err }));

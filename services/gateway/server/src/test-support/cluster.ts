@@ -128,6 +128,8 @@ export async function startTestCluster(): Promise<TestCluster> {
         ANTLER_REDIS_URL: redis.url,
         ANTLER_CLIENT_HOST: "127.0.0.1",
         ANTLER_CLIENT_PORT: String(options.port ?? 0),
+        // A free port: the default 9420 on the host would be shared (SO_REUSEPORT) with every other test gateway.
+        ANTLER_CS_PORT: "0",
         ANTLER_GATEWAY_ID: options.gatewayId ?? "gw-test",
         ANTLER_LOG_LEVEL: "info",
         ...options.env,
