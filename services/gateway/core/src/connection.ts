@@ -53,6 +53,14 @@ export interface ClientConnectionOptions {
    * values go out unchanged.
    */
   readonly chunkserverSpace?: () => ChunkserverSpaceTotals;
+  /**
+   * Makes this connection's request ids unique in the cluster. mfsmount reuses one msgid per
+   * worker thread and the per-connection counter restarts with every connection, so without a
+   * prefix that differs between connections (and gateway restarts) a request after a reconnect
+   * could carry an earlier request's id, and the shard would answer it with that request's
+   * remembered result. The server passes a random boot id plus a link counter.
+   */
+  readonly requestIdPrefix?: string;
 }
 
 /** The version text ANTOAN_GET_VERSION reports with limits.announcedVersion. */
@@ -94,6 +102,7 @@ class Connection implements ClientConnection {
   #session: SessionRecord | null = null;
   #nextToken = 1;
   #requestCounter = 0;
+  readonly #requestIdPrefix: string;
   #lastReadMs: number | null = null;
   #lastSendMs: number | null = null;
   #actions: ConnectionAction[] = [];
@@ -101,6 +110,7 @@ class Connection implements ClientConnection {
 
   constructor(options: ClientConnectionOptions) {
     this.#options = options;
+    this.#requestIdPrefix = options.requestIdPrefix ?? "";
   }
 
   receive(bytes: Uint8Array, nowMs: number): ConnectionAction[] {
@@ -240,7 +250,7 @@ class Connection implements ClientConnection {
   #ctx(caller: Caller, msgid: number): Ctx {
     const session = this.#session;
     assert(session !== null, "ctx without a session");
-    return ctxFor(session, caller, `${session.sessionId}:${msgid}:${this.#requestCounter++}`);
+    return ctxFor(session, caller, `${this.#requestIdPrefix}${session.sessionId}:${msgid}:${this.#requestCounter++}`);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -441,7 +451,7 @@ class Connection implements ClientConnection {
       return;
     }
     // The subfolder is resolved as mfsmaster's fs_getrootinode does: with no permission checks.
-    const ctx: Ctx = { sessionId: 0, uid: 0, gids: [0], sesflags: 0, rootInode: 1, requestId: `register:${this.#nextToken}` };
+    const ctx: Ctx = { sessionId: 0, uid: 0, gids: [0], sesflags: 0, rootInode: 1, requestId: `${this.#requestIdPrefix}register:${this.#nextToken}` };
     const command: Command = { kind: "lookup", parent: inode, name: resolve.components[resolve.index]! };
     this.#call(command, ctx, { kind: "root-lookup", resolve });
   }
