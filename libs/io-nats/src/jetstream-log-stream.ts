@@ -13,7 +13,7 @@ import { DiscardPolicy, jetstream, JetStreamApiCodes, JetStreamApiError, jetstre
 import { nanos, type NatsConnection } from "@nats-io/transport-node";
 import { assert, limits } from "@antler/base";
 import { shardLogStream, shardLogSubject } from "@antler/ops";
-import { FencedError, LogUnavailableError, type LogRecord, type LogStream } from "./log-stream.ts";
+import { FencedError, LogUnavailableError, type LogRecord, type TruncatableLogStream } from "./log-stream.ts";
 
 export interface ShardLogOptions {
   /** Stream replicas (R1 for the embedded single-server default; 3 in production clusters). */
@@ -60,7 +60,7 @@ export async function ensureShardLog(nc: NatsConnection, shardId: number, option
   return new JetStreamLogStream(jsm, jetstream(nc), name, subject, options);
 }
 
-export class JetStreamLogStream implements LogStream {
+export class JetStreamLogStream implements TruncatableLogStream {
   readonly name: string;
   readonly #subject: string;
   readonly #jsm: JetStreamManager;
@@ -123,6 +123,27 @@ export class JetStreamLogStream implements LogStream {
       return info.state.last_seq;
     } catch (err) {
       throw new LogUnavailableError(`stream info of ${this.name} failed`, { cause: err });
+    }
+  }
+
+  async firstSeq(): Promise<number> {
+    try {
+      const info = await this.#jsm.streams.info(this.name);
+      // An empty stream (never written, or purged) holds nothing up to its last sequence.
+      return info.state.messages === 0 ? info.state.last_seq + 1 : info.state.first_seq;
+    } catch (err) {
+      throw new LogUnavailableError(`stream info of ${this.name} failed`, { cause: err });
+    }
+  }
+
+  async truncateBefore(firstKeptSeq: number): Promise<void> {
+    assert(Number.isInteger(firstKeptSeq) && firstKeptSeq >= 1, "log sequences start at 1");
+    if (firstKeptSeq === 1) return;
+    try {
+      // JetStream purge with `seq` removes every message below it and keeps the last sequence.
+      await this.#jsm.streams.purge(this.name, { seq: firstKeptSeq });
+    } catch (err) {
+      throw new LogUnavailableError(`purge of ${this.name} below ${firstKeptSeq} failed`, { cause: err });
     }
   }
 

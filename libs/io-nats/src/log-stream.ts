@@ -37,6 +37,20 @@ export interface LogStream {
   readAll(fromSeq: number, onRecord: (record: LogRecord) => void): Promise<number>;
 }
 
+/**
+ * A log whose prefix can be dropped once a snapshot covers it (ADR 0006). Truncation never
+ * changes the last sequence, so fenced appends keep working; the first sequence moves up.
+ */
+export interface TruncatableLogStream extends LogStream {
+  /** The sequence of the first record still held; lastSeq + 1 when the log holds none. */
+  firstSeq(): Promise<number>;
+  /**
+   * Drops every record below `firstKeptSeq` (records at and after it are kept). Idempotent; a
+   * value at or below the current first sequence changes nothing.
+   */
+  truncateBefore(firstKeptSeq: number): Promise<void>;
+}
+
 /** The log moved on without us: another writer appended. Stop writing, re-read the log. */
 export class FencedError extends Error {
   override name = "FencedError";

@@ -1,12 +1,16 @@
 /** Shard process entry point: the shard process with the real metadata state machine. */
 import { createStateMachine } from "@antler/shard-core";
+import { coreSnapshotFormatVersion } from "./core-replica.ts";
 import { runShardProcess } from "./shard-process.ts";
 
-await runShardProcess(({ config, metaId, placement, slots }) =>
-  createStateMachine({
-    shardId: config.shardId,
-    metaId,
-    slots,
-    slotOfNewDirectory: (parent, name) => placement.directorySlot(parent, name),
-  }),
+await runShardProcess(
+  ({ config, metaId, placement, slots }) =>
+    createStateMachine({
+      shardId: config.shardId,
+      metaId,
+      slots,
+      slotOfNewDirectory: (parent, name) => placement.directorySlot(parent, name),
+    }),
+  // The snapshot worker builds its replica the same way (core-replica.ts).
+  { snapshots: { replicaModule: new URL("./core-replica.ts", import.meta.url), formatVersion: coreSnapshotFormatVersion } },
 );

@@ -22,7 +22,11 @@ export class ReplayError extends Error {
   override name = "ReplayError";
 }
 
-export async function replayLog<E>(log: LogStream, sm: ShardStateMachine<E>, fromSeq = 1): Promise<ReplayResult> {
+/**
+ * Applies every record from `fromSeq` on; `onRecord` sees each record after it was applied (the
+ * snapshot replica follows the same records).
+ */
+export async function replayLog<E>(log: LogStream, sm: ShardStateMachine<E>, fromSeq = 1, onRecord?: (seq: number, data: Uint8Array) => void): Promise<ReplayResult> {
   const started = performance.now();
   let records = 0;
   let entries = 0;
@@ -42,6 +46,7 @@ export async function replayLog<E>(log: LogStream, sm: ShardStateMachine<E>, fro
       entries++;
     }
     records++;
+    onRecord?.(record.seq, record.data);
   });
   return { records, entries, lastSeq, durationMs: performance.now() - started };
 }

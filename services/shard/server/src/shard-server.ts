@@ -34,6 +34,11 @@ export interface ShardServerOptions<E> {
   readonly appendRetryMs?: number;
   /** Identifies this process in Nats-Msg-Id, so a retry is recognised as its own append. */
   readonly writerId?: string;
+  /**
+   * Called after each acknowledged append, in log order, with the record's sequence, bytes and
+   * entry count (the snapshotter feeds its replica from here). Must not throw or block.
+   */
+  readonly onCommitted?: (seq: number, record: Uint8Array, entries: number) => void;
 }
 
 export type StopReason = { readonly kind: "stopped" } | { readonly kind: "fatal"; readonly err: unknown; readonly fenced: boolean };
@@ -59,25 +64,31 @@ export function startShardServer<E>(options: ShardServerOptions<E>): ShardServer
   let finish: (reason: StopReason) => void = () => {};
   const done = new Promise<StopReason>((resolve) => (finish = resolve));
 
-  const appendOnce = async (data: Uint8Array): Promise<void> => {
+  const appendOnce = async (data: Uint8Array, entries: number): Promise<void> => {
     const msgId = `${writerId}:${lastSeq + 1}`;
     const deadline = performance.now() + appendRetryMs;
     for (let attempt = 1; ; attempt++) {
       try {
         lastSeq = await log.append(data, lastSeq, msgId);
-        return;
+        break;
       } catch (err) {
         if (!(err instanceof LogUnavailableError) || performance.now() >= deadline) throw err;
         logger.warn("log append failed, retrying", { attempt, err });
         await new Promise((resolve) => setTimeout(resolve, appendRetryPauseMs));
       }
     }
+    try {
+      options.onCommitted?.(lastSeq, data, entries);
+    } catch (err) {
+      // The record is durable; an observer's failure must not turn it into a failed append.
+      logger.error("onCommitted threw", { err, seq: lastSeq });
+    }
   };
 
   const queue = new CommitQueue<Context>({
     append: (entries, parents) => {
       const data = encodeBatch(entries);
-      return withSpan("shard log append", { "antler.shard": shardId, "antler.log.entries": entries.length, "antler.log.bytes": data.length }, () => appendOnce(data), {
+      return withSpan("shard log append", { "antler.shard": shardId, "antler.log.entries": entries.length, "antler.log.bytes": data.length }, () => appendOnce(data, entries.length), {
         ...(parents[0] !== undefined ? { parent: parents[0] } : {}),
         kind: SpanKind.CLIENT,
       });

@@ -12,3 +12,15 @@ export interface ShardStateMachine<E> {
   encodeEntry(entry: E): Uint8Array;
   decodeEntry(bytes: Uint8Array): E;
 }
+
+/** A state machine whose whole state can be exported and imported (snapshots, ADR 0006). */
+export interface SnapshottableStateMachine<E> extends ShardStateMachine<E> {
+  exportState(): Uint8Array;
+  /** Replaces the whole state; throws for bytes that are not a snapshot it understands. */
+  importState(bytes: Uint8Array): void;
+}
+
+export function isSnapshottable<E>(sm: ShardStateMachine<E>): sm is SnapshottableStateMachine<E> {
+  const candidate = sm as Partial<SnapshottableStateMachine<E>>;
+  return typeof candidate.exportState === "function" && typeof candidate.importState === "function";
+}
