@@ -6,5 +6,6 @@
 export type { Execution, LogEntry, MetadataStateMachine } from "./api.ts";
 export { createStateMachine, type StateMachineOptions } from "./machine.ts";
 export { LogDecodeError, ReplayMismatchError } from "./errors.ts";
+export { snapshotFormatVersion } from "./snapshot.ts";
 export type { Stamp } from "./hlc.ts";
 export type { Caller, Disposal, LogEntryV1, Op, OpKind } from "./log-entry.ts";

@@ -9,7 +9,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { AclType, decodeMessage, FlockCmd, NodeType, OpenFlag, PosixLockCmd, Status, type Command, type Ctx } from "@antler/ops";
+import { AclType, decodeMessage, encodeMessage, FlockCmd, NodeType, OpenFlag, PosixLockCmd, Status, type Command, type Ctx } from "@antler/ops";
 import { createPlacement, slotOfInode } from "@antler/slots";
 import { LogDecodeError, ReplayMismatchError } from "./errors.ts";
 import type { LogEntry } from "./log-entry.ts";
@@ -106,9 +106,21 @@ interface SnapNode {
   dir: { entries: [string, number, unknown][]; subdirs: number; stats: { inodes: number; dirs: number; files: number; length: number } } | null;
 }
 
+/** A version-2 snapshot (JSON lines: header, then one node per line) as one object. */
+function decodeSnapshot(snapshot: Uint8Array): { nodes: SnapNode[]; dirCount: number; fileCount: number; nodeCount: number } & Record<string, unknown> {
+  const lines: Uint8Array[] = [];
+  let start = 0;
+  for (let end = snapshot.indexOf(10); end >= 0; end = snapshot.indexOf(10, start)) {
+    lines.push(snapshot.subarray(start, end));
+    start = end + 1;
+  }
+  const header = decodeMessage(lines[0]!) as { dirCount: number; fileCount: number; nodeCount: number } & Record<string, unknown>;
+  return { ...header, nodes: lines.slice(1).map((line) => decodeMessage(line) as SnapNode) };
+}
+
 /** Namespace invariants, recomputed from scratch on a snapshot: links, nlink, recursive stats. */
 function checkInvariants(snapshot: Uint8Array): void {
-  const json = decodeMessage(snapshot) as { nodes: SnapNode[]; dirCount: number; fileCount: number };
+  const json = decodeSnapshot(snapshot);
   const nodes = new Map(json.nodes.map((node) => [node.inode, node]));
   const subtree = (node: SnapNode): { inodes: number; dirs: number; files: number; length: number } => {
     const sum = { inodes: 0, dirs: 0, files: 0, length: 0 };
@@ -176,6 +188,26 @@ test("export/import round-trips and keeps working", () => {
   const a = h.m.execute({ kind: "mkdir", parent: 1, name: "zz", mode: 0o755, umask: 0, copysgid: false }, rootCtx, h.nowMs + 1000);
   const b = copy.execute({ kind: "mkdir", parent: 1, name: "zz", mode: 0o755, umask: 0, copysgid: false }, rootCtx, h.nowMs + 1000);
   assert.deepEqual(b, a);
+});
+
+test("snapshots: version 2 is JSON lines; version 1 still imports; damage is LogDecodeError", () => {
+  const { h } = runWorkload(11, 400);
+  const v2 = h.m.exportState();
+  const decoded = decodeSnapshot(v2);
+  assert.equal(decoded.snapshotVersion, 2);
+  assert.equal(decoded.nodes.length, decoded.nodeCount);
+  assert.equal(v2[v2.length - 1], 10, "every line ends with a newline");
+  // The same state in the version-1 layout (one JSON document) imports to the same state.
+  const { nodeCount: _n, ...rest } = decoded;
+  const v1 = encodeMessage({ ...rest, snapshotVersion: 1 });
+  const fromV1 = fresh();
+  fromV1.importState(v1);
+  assert.deepEqual(fromV1.exportState(), v2);
+  // A truncated snapshot (cut inside the last line, or a whole line short) is refused.
+  const copy = fresh();
+  assert.throws(() => copy.importState(v2.subarray(0, v2.length - 5)), LogDecodeError);
+  const lastLineStart = v2.lastIndexOf(10, v2.length - 2) + 1;
+  assert.throws(() => copy.importState(v2.subarray(0, lastLineStart)), /nodes, its header says/);
 });
 
 test("a retried requestId answers the first result and logs nothing", () => {

@@ -3,7 +3,12 @@
  * in their iteration order, so that import followed by export gives the same bytes);
  * importState rebuilds it and recomputes what is derived (open counts).
  *
- * Format history: version 1: JSON via @antler/ops encodeMessage.
+ * Format history:
+ * - version 1: one JSON document via @antler/ops encodeMessage. Fails near a million files: V8
+ *   caps a string at ~512 MiB. Still read.
+ * - version 2 (written now): JSON lines — a header line (everything but the nodes, `nodeCount`
+ *   instead), then one line per node, each encoded separately. JSON escapes every newline inside
+ *   strings, so 0x0A only ever separates lines.
  */
 import { CodecError, decodeMessage, encodeMessage, type Name, type Result } from "@antler/ops";
 import { LogDecodeError } from "./errors.ts";
@@ -21,6 +26,9 @@ type NodeJson = Omit<Node, "xattrs" | "dir" | "parents"> & {
   readonly xattrs: [Name, Uint8Array][] | null;
   readonly dir: DirJson | null;
 };
+
+/** The snapshot format exportState writes; importState reads it and every older one. */
+export const snapshotFormatVersion = 2;
 
 interface StateJson {
   readonly snapshotVersion: 1;
@@ -73,16 +81,20 @@ function nodeFromJson(json: NodeJson): Node {
   };
 }
 
+type HeaderJson = Omit<StateJson, "snapshotVersion" | "nodes"> & { readonly snapshotVersion: 2; readonly nodeCount: number };
+
+const newline = 0x0a;
+
 export function exportState(st: State): Uint8Array {
-  const json: StateJson = {
-    snapshotVersion: 1,
+  const header: HeaderJson = {
+    snapshotVersion: 2,
     shardId: st.shardId,
     metaId: st.metaId,
     origin: st.origin,
     slots: [...st.slots],
     defaultGoal: st.defaultGoal,
     defaultTrashtime: st.defaultTrashtime,
-    nodes: [...st.nodes.values()].map(nodeToJson),
+    nodeCount: st.nodes.size,
     nextLocal: [...st.nextLocal],
     trash: [...st.trash],
     sustained: [...st.sustained],
@@ -96,7 +108,21 @@ export function exportState(st: State): Uint8Array {
     dirCount: st.dirCount,
     fileCount: st.fileCount,
   };
-  return encodeMessage(json);
+  const lines: Uint8Array[] = [encodeMessage(header)];
+  let total = lines[0]!.length + 1;
+  for (const node of st.nodes.values()) {
+    const line = encodeMessage(nodeToJson(node));
+    lines.push(line);
+    total += line.length + 1;
+  }
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const line of lines) {
+    out.set(line, offset);
+    offset += line.length;
+    out[offset++] = newline;
+  }
+  return out;
 }
 
 function isStateJson(value: unknown): value is StateJson {
@@ -134,7 +160,52 @@ function stateFromJson(json: StateJson): State {
   };
 }
 
+function decodeLine(bytes: Uint8Array, what: string): unknown {
+  try {
+    return decodeMessage(bytes);
+  } catch (err) {
+    if (err instanceof CodecError) throw new LogDecodeError(`snapshot ${what} is not a valid message`, { cause: err });
+    throw err;
+  }
+}
+
+function isHeaderJson(value: unknown): value is HeaderJson {
+  if (value === null || typeof value !== "object") return false;
+  const v = value as Record<string, unknown>;
+  const arrays = ["slots", "nextLocal", "trash", "sustained", "openFiles", "flocks", "posixLocks", "tombstones", "applied", "requests"];
+  return v.snapshotVersion === 2 && typeof v.metaId === "bigint" && Number.isInteger(v.nodeCount) && arrays.every((k) => Array.isArray(v[k]));
+}
+
+/** Version 2: header line, then `nodeCount` node lines. */
+function importLines(bytes: Uint8Array, headerEnd: number): State | null {
+  const header = decodeLine(bytes.subarray(0, headerEnd), "header");
+  if (!isHeaderJson(header)) return null;
+  const nodes: NodeJson[] = [];
+  let start = headerEnd + 1;
+  while (start < bytes.length) {
+    const end = bytes.indexOf(newline, start);
+    if (end < 0) throw new LogDecodeError("snapshot is truncated: last node line has no end");
+    const node = decodeLine(bytes.subarray(start, end), `node ${nodes.length}`);
+    if (node === null || typeof node !== "object" || !Number.isInteger((node as { inode?: unknown }).inode)) {
+      throw new LogDecodeError(`snapshot node ${nodes.length} is malformed`);
+    }
+    nodes.push(node as NodeJson);
+    start = end + 1;
+  }
+  if (nodes.length !== header.nodeCount) throw new LogDecodeError(`snapshot has ${nodes.length} nodes, its header says ${header.nodeCount}`);
+  try {
+    return stateFromJson({ ...header, snapshotVersion: 1, nodes });
+  } catch (err) {
+    throw new LogDecodeError("snapshot is malformed", { cause: err });
+  }
+}
+
 export function importState(bytes: Uint8Array): State {
+  const headerEnd = bytes.indexOf(newline);
+  if (headerEnd >= 0) {
+    const state = importLines(bytes, headerEnd);
+    if (state !== null) return state;
+  }
   let value: unknown;
   try {
     value = decodeMessage(bytes);

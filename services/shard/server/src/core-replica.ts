@@ -2,16 +2,16 @@
  * The snapshot worker's replica of the real state machine (shard-core), built like main.ts builds
  * the serving one. Loaded by URL inside the worker thread (see snapshot-replica.ts).
  */
-import { createStateMachine } from "@antler/shard-core";
+import { createStateMachine, snapshotFormatVersion } from "@antler/shard-core";
 import { createPlacement } from "@antler/slots";
 import type { ReplicaInit } from "./snapshot-protocol.ts";
 import type { SnapshottableStateMachine } from "./state-machine.ts";
 
 /**
- * shard-core's snapshot format (`snapshotVersion` in shard-core snapshot.ts, version 1 = JSON).
- * shard-core does not export it yet; stored with every snapshot so a future format is recognised.
+ * shard-core's snapshot format, stored with every snapshot: a shard skips snapshots of a newer
+ * format than it reads (shard-core reads its own format and every older one).
  */
-export const coreSnapshotFormatVersion = 1;
+export const coreSnapshotFormatVersion = snapshotFormatVersion;
 
 export async function createReplica(init: ReplicaInit): Promise<SnapshottableStateMachine<unknown>> {
   const placement = await createPlacement();

@@ -73,8 +73,9 @@ export async function restoreShard<E>(options: RestoreOptions<E>): Promise<Resto
       skipped.push({ name: candidate.name, reason: `log truncated to ${firstSeq}, tail after ${candidate.lastSeq} is gone` });
       continue;
     }
-    if (options.formatVersion !== undefined && candidate.formatVersion !== options.formatVersion) {
-      skipped.push({ name: candidate.name, reason: `format version ${candidate.formatVersion}, this shard reads ${options.formatVersion}` });
+    // Older formats stay readable; a newer one comes from newer code this shard cannot read.
+    if (options.formatVersion !== undefined && candidate.formatVersion > options.formatVersion) {
+      skipped.push({ name: candidate.name, reason: `format version ${candidate.formatVersion}, this shard reads up to ${options.formatVersion}` });
       continue;
     }
     let bytes: Uint8Array;
