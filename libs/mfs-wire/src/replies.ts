@@ -9,10 +9,10 @@
  * REGISTER replies), so the decoder takes the request the reply answers.
  */
 import type { Attr } from "@antler/ops";
-import { readAttr, writeAttr } from "./attr-record.ts";
+import { attrRecordBytes, readAttr, writeAttr } from "./attr-record.ts";
 import * as code from "./codes.ts";
 import { DecodeError } from "./errors.ts";
-import { encodeFrame, type Frame } from "./frame.ts";
+import { frameHeaderBytes, type Frame } from "./frame.ts";
 import { Reader } from "./reader.ts";
 import type { AclEntry, ClientRequest } from "./requests.ts";
 import { Writer } from "./writer.ts";
@@ -260,7 +260,20 @@ function writeServers(w: Writer, servers: readonly ChunkServerLocation[]): void 
 }
 
 export function encodeReplyPayload(reply: MasterReply): Uint8Array {
-  const w = new Writer();
+  const w = new Writer(payloadBytesHint(reply));
+  writeReplyPayload(w, reply);
+  return w.finish();
+}
+
+/** Enough room for most replies in one allocation; a READDIR reply's exact size. */
+function payloadBytesHint(reply: MasterReply): number {
+  if (reply.kind !== "readdir") return 64;
+  let bytes = 4 + 8;
+  for (const entry of reply.entries) bytes += 1 + entry.name.length + 4 + ("attr" in entry ? attrRecordBytes : 1);
+  return bytes;
+}
+
+function writeReplyPayload(w: Writer, reply: MasterReply): void {
   switch (reply.kind) {
     case "status":
       w.u32(reply.msgid).u8(reply.status);
@@ -397,11 +410,14 @@ export function encodeReplyPayload(reply: MasterReply): Uint8Array {
       writeServers(w, reply.servers);
       break;
   }
-  return w.finish();
 }
 
+/** The whole frame, built in one buffer (the payload length is filled in at the end). */
 export function encodeReply(reply: MasterReply): Uint8Array {
-  return encodeFrame(replyTypeOfReply(reply), encodeReplyPayload(reply));
+  const w = new Writer(frameHeaderBytes + payloadBytesHint(reply));
+  w.u32(replyTypeOfReply(reply)).u32(0);
+  writeReplyPayload(w, reply);
+  return w.u32At(4, w.length - frameHeaderBytes).finish();
 }
 
 // ---------------------------------------------------------------------------------------------

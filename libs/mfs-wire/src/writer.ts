@@ -1,9 +1,20 @@
 /**
  * A growable big-endian writer for building payloads. Values out of their field's range are
- * programmer errors (asserted): encoders take typed objects that were validated when decoded or
- * built by our own code.
+ * programmer errors (AssertionError): encoders take typed objects that were validated when
+ * decoded or built by our own code.
+ *
+ * Hot path (every reply the gateway sends goes through here, a READDIR reply some 1 500 fields):
+ * the range checks build their message only when they fail, and a u64 given as a number is
+ * written as two u32 halves without a detour through BigInt.
  */
-import { assert } from "@antler/base";
+import { AssertionError } from "@antler/base";
+
+const twoTo32 = 2 ** 32;
+const twoTo64 = 2 ** 64;
+
+function outOfRange(field: string, value: number | bigint): never {
+  throw new AssertionError(`${field} out of range: ${value}`);
+}
 
 export class Writer {
   #bytes: Uint8Array;
@@ -11,7 +22,7 @@ export class Writer {
   #at = 0;
 
   constructor(capacity = 64) {
-    this.#bytes = new Uint8Array(capacity);
+    this.#bytes = new Uint8Array(Math.max(1, capacity));
     this.#view = new DataView(this.#bytes.buffer);
   }
 
@@ -30,14 +41,14 @@ export class Writer {
   }
 
   u8(value: number): this {
-    assert(Number.isInteger(value) && value >= 0 && value <= 0xff, `u8 out of range: ${value}`);
+    if (!(Number.isInteger(value) && value >= 0 && value <= 0xff)) outOfRange("u8", value);
     this.#room(1);
     this.#bytes[this.#at++] = value;
     return this;
   }
 
   u16(value: number): this {
-    assert(Number.isInteger(value) && value >= 0 && value <= 0xffff, `u16 out of range: ${value}`);
+    if (!(Number.isInteger(value) && value >= 0 && value <= 0xffff)) outOfRange("u16", value);
     this.#room(2);
     this.#view.setUint16(this.#at, value);
     this.#at += 2;
@@ -45,7 +56,7 @@ export class Writer {
   }
 
   u32(value: number): this {
-    assert(Number.isInteger(value) && value >= 0 && value <= 0xffffffff, `u32 out of range: ${value}`);
+    if (!(Number.isInteger(value) && value >= 0 && value <= 0xffffffff)) outOfRange("u32", value);
     this.#room(4);
     this.#view.setUint32(this.#at, value);
     this.#at += 4;
@@ -53,10 +64,16 @@ export class Writer {
   }
 
   u64(value: bigint | number): this {
-    const big = typeof value === "bigint" ? value : BigInt(value);
-    assert(big >= 0n && big <= 0xffffffffffffffffn, `u64 out of range: ${value}`);
     this.#room(8);
-    this.#view.setBigUint64(this.#at, big);
+    if (typeof value === "number") {
+      // Two u32 halves, exact for every integral number below 2^64 (division by 2^32 is exact).
+      if (!(Number.isInteger(value) && value >= 0 && value < twoTo64)) outOfRange("u64", value);
+      this.#view.setUint32(this.#at, Math.floor(value / twoTo32));
+      this.#view.setUint32(this.#at + 4, value % twoTo32);
+    } else {
+      if (!(value >= 0n && value <= 0xffffffffffffffffn)) outOfRange("u64", value);
+      this.#view.setBigUint64(this.#at, value);
+    }
     this.#at += 8;
     return this;
   }
@@ -70,11 +87,20 @@ export class Writer {
 
   /** NAME = leng:8 + bytes. */
   name(value: Uint8Array): this {
-    assert(value.length <= 0xff, `NAME longer than 255 bytes: ${value.length}`);
+    if (value.length > 0xff) throw new AssertionError(`NAME longer than 255 bytes: ${value.length}`);
     return this.u8(value.length).bytes(value);
   }
 
+  /** Overwrites the u32 at `offset` (already written), e.g. a length known only at the end. */
+  u32At(offset: number, value: number): this {
+    if (!(Number.isInteger(offset) && offset >= 0 && offset + 4 <= this.#at)) outOfRange("u32 offset", offset);
+    if (!(Number.isInteger(value) && value >= 0 && value <= 0xffffffff)) outOfRange("u32", value);
+    this.#view.setUint32(offset, value);
+    return this;
+  }
+
+  /** The bytes written; the buffer itself when it was sized exactly, else a copy of them. */
   finish(): Uint8Array {
-    return this.#bytes.slice(0, this.#at);
+    return this.#at === this.#bytes.length ? this.#bytes : this.#bytes.slice(0, this.#at);
   }
 }

@@ -1,6 +1,6 @@
 export { createLogger, logLevels, parseLogLevel, type LogFields, type LogLevel, type Logger, type LoggerOptions } from "./logger.ts";
 export { extractTrace, injectTrace, type HeaderCarrier } from "./propagation.ts";
-export { activeContext, SpanKind, withSpan, type Attributes, type Context, type Span, type SpanOptions } from "./span.ts";
+export { activeContext, isTracing, SpanKind, withSpan, type Attributes, type Context, type Span, type SpanOptions } from "./span.ts";
 export {
   exporterKinds,
   parseExporterKind,

@@ -1,9 +1,29 @@
 /** Spans around units of work, with errors recorded on the span and rethrown unchanged. */
-import { context as contextApi, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span } from "@opentelemetry/api";
+import { context as contextApi, INVALID_SPAN_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span } from "@opentelemetry/api";
 
 export { SpanKind, type Attributes, type Context, type Span };
 
 const tracer = () => trace.getTracer("antler");
+
+/**
+ * Whether startTelemetry registered an exporter (the only way tracing is switched on in Antler).
+ * Off, withSpan skips the OpenTelemetry API altogether: its no-op path still allocates a tracer,
+ * a span and a context per call, on every request of every service.
+ */
+let tracing = false;
+
+/** Set by startTelemetry and its shutdown; not exported from the package. */
+export function setTracing(on: boolean): void {
+  tracing = on;
+}
+
+/** Whether spans are recorded: callers may skip building span attributes when they are not. */
+export function isTracing(): boolean {
+  return tracing;
+}
+
+/** What `fn` gets while tracing is off: records nothing, like the API's own no-op span. */
+const offSpan: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
 export interface SpanOptions {
   /** The parent: defaults to the active context (use `extractTrace` for a remote parent). */
@@ -15,7 +35,13 @@ export interface SpanOptions {
  * Runs `fn` inside a new active span named `name`. The span ends when `fn` returns or its promise
  * settles; a thrown error or rejection is recorded (status ERROR) and passed on.
  */
-export function withSpan<T>(name: string, attributes: Attributes, fn: (span: Span) => T, options: SpanOptions = {}): T {
+export function withSpan<T>(name: string, attributes: Attributes, fn: (span: Span) => T, options?: SpanOptions): T {
+  // No context to enter either: without an SDK the active context is always the root one.
+  if (!tracing) return fn(offSpan);
+  return withRecordedSpan(name, attributes, fn, options ?? {});
+}
+
+function withRecordedSpan<T>(name: string, attributes: Attributes, fn: (span: Span) => T, options: SpanOptions): T {
   const parent = options.parent ?? contextApi.active();
   const span = tracer().startSpan(name, { attributes, kind: options.kind ?? SpanKind.INTERNAL }, parent);
   const fail = (err: unknown): never => {

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { SpanStatusCode } from "@opentelemetry/api";
 import { extractTrace, injectTrace } from "./propagation.ts";
-import { withSpan } from "./span.ts";
+import { isTracing, withSpan } from "./span.ts";
 import { parseExporterKind, startTelemetry, TelemetryConfigError, type Telemetry } from "./telemetry.ts";
 
 class Headers {
@@ -40,6 +40,7 @@ describe("with the memory exporter", () => {
   });
 
   test("a second start in the same process is refused", () => {
+    assert.equal(isTracing(), true);
     assert.throws(() => startTelemetry({ serviceName: "again", exporter: "memory" }), TelemetryConfigError);
   });
 
@@ -114,4 +115,19 @@ test("exporter names are validated", () => {
   assert.equal(parseExporterKind(undefined), "none");
   assert.equal(parseExporterKind("otlp"), "otlp");
   assert.throws(() => parseExporterKind("jaeger"), TelemetryConfigError);
+});
+
+test("with telemetry off, withSpan passes results, throws and rejections through unchanged", async () => {
+  assert.equal(isTracing(), false);
+  const failure = new Error("boom");
+  assert.throws(() => withSpan("off", {}, () => {
+    throw failure;
+  }), (err) => err === failure);
+  await assert.rejects(withSpan("off", {}, async () => {
+    throw failure;
+  }), (err) => err === failure);
+  assert.equal(await withSpan("off", {}, async (span) => {
+    span.setAttribute("ignored", 1);
+    return "value";
+  }), "value");
 });

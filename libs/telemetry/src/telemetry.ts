@@ -1,6 +1,6 @@
 /**
  * OpenTelemetry tracing for a service. Off by default: without `startTelemetry` (or with exporter
- * "none") the API stays a no-op that costs ~20-30 ns per span (shared deps.md §6b). With an
+ * "none") withSpan just calls its function (span.ts), without touching the API. With an
  * exporter, the NodeSDK is started with exactly one span processor and nothing read from OTEL_*
  * environment variables except what the OTLP exporter itself reads (its endpoint).
  *
@@ -18,6 +18,7 @@ import {
   type ReadableSpan,
   type SpanProcessor,
 } from "@opentelemetry/sdk-trace";
+import { setTracing } from "./span.ts";
 
 export const exporterKinds = ["none", "console", "otlp", "memory"] as const;
 export type ExporterKind = (typeof exporterKinds)[number];
@@ -92,6 +93,7 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
     resourceDetectors: [],
   });
   sdk.start();
+  setTracing(true);
   const telemetry: Telemetry = {
     exporter: kind,
     finishedSpans: () => (memory === null ? [] : memory.getFinishedSpans()),
@@ -101,6 +103,7 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
       try {
         await sdk.shutdown();
       } finally {
+        setTracing(false);
         trace.disable();
         context.disable();
         propagation.disable();

@@ -9,7 +9,7 @@
  * Malformed input (a frame over the size limit, a payload that does not match its layout, a
  * REGISTER in the wrong state) closes this connection only, as mfsmaster's KILL does.
  */
-import { assert, limits } from "@antler/base";
+import { assert, AssertionError, limits } from "@antler/base";
 import {
   DecodeError,
   FrameDecoder,
@@ -217,7 +217,8 @@ class Connection implements ClientConnection {
 
   #take(token: number): Pending {
     const pending = this.#pending.get(token);
-    assert(pending !== undefined, `unknown token ${token}`);
+    // The message is built only on failure: this runs for every answered request.
+    if (pending === undefined) throw new AssertionError(`unknown token ${token}`);
     this.#pending.delete(token);
     return pending;
   }

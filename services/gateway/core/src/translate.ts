@@ -8,7 +8,7 @@
  * limits of the session (EPERM), the export umask (OR'ed into create modes), maproot/mapall
  * (identity.ts) and the subfolder root (inode 1 ↔ rootInode, both ways).
  */
-import { assert } from "@antler/base";
+import { AssertionError } from "@antler/base";
 import type { ClientRequest, MasterReply } from "@antler/mfs-wire";
 import { codes } from "@antler/mfs-wire";
 import {
@@ -307,7 +307,8 @@ export function translateRequest(session: SessionRecord, sessionKind: SessionKin
           const name = nameToBytes(entry.name);
           const entryInode = out(entry.inode);
           if (!withAttr) return { name, inode: entryInode, type: entry.attr?.type ?? entry.type };
-          assert(entry.attr !== undefined, `readdir result without attributes for ${entry.inode}`);
+          // The message is built only on failure: this runs for every entry.
+          if (entry.attr === undefined) throw new AssertionError(`readdir result without attributes for ${entry.inode}`);
           return { name, inode: entryInode, attr: attrOut(session, caller, entry.attr) };
         });
         // mfsmaster 3.0.117 echoes the request's nedgeid; mfsmount ignores it.

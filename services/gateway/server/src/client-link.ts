@@ -57,6 +57,8 @@ export class ClientLink {
   /** Shutting down: read nothing more, but let the calls in flight deliver their replies. */
   #draining = false;
   #closed = false;
+  /** Writes are being collected for one write at the end of this turn (see #send). */
+  #corked = false;
   readonly #onGone: () => void;
 
   constructor(socket: Socket, connection: ClientConnection, context: LinkContext, onGone: () => void) {
@@ -134,7 +136,7 @@ export class ClientLink {
     for (const action of actions) {
       switch (action.kind) {
         case "send":
-          if (!this.#closing) this.#socket.write(action.bytes);
+          if (!this.#closing) this.#send(action.bytes);
           break;
         case "close":
           this.#log.debug("closing connection", { reason: action.reason, session: this.#sessionId });
@@ -157,6 +159,25 @@ export class ClientLink {
     }
     this.#applyBackpressure();
   }
+
+  /**
+   * Replies that become ready in the same turn of the event loop (the metadata tier's answers
+   * arrive in batches under load) leave in one write: the socket is corked at the first one and
+   * uncorked once the turn's callbacks and promise continuations have run.
+   */
+  #send(bytes: Uint8Array): void {
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#socket.cork();
+      process.nextTick(this.#uncork);
+    }
+    this.#socket.write(bytes);
+  }
+
+  readonly #uncork = (): void => {
+    this.#corked = false;
+    this.#socket.uncork();
+  };
 
   #call(token: number, action: Extract<ConnectionAction, { kind: "call" }>): void {
     // The shard recognises a retried request by its id, so ids must never repeat anywhere. The

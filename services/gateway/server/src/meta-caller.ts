@@ -24,7 +24,7 @@ import {
   type Result,
   type Route,
 } from "@antler/ops";
-import { extractTrace, injectTrace, SpanKind, withSpan, type Logger } from "@antler/telemetry";
+import { extractTrace, injectTrace, isTracing, SpanKind, withSpan, type Logger } from "@antler/telemetry";
 
 /** What one request attempt came back with. */
 export type AttemptOutcome =
@@ -55,6 +55,8 @@ export interface MetaCaller {
   /** Pending retries give up at once (shutdown); their callers get EAGAIN. */
   abort(): void;
 }
+
+const noAttributes = {};
 
 /** The root context: each client operation starts its own trace, whatever else is running. */
 const rootContext = extractTrace(undefined);
@@ -101,11 +103,15 @@ export function createMetaCaller(options: MetaCallerOptions): MetaCaller {
   return {
     call(request, route) {
       const slot = route === "all" ? "*" : String(slotOfInode(route.inode));
-      const attributes = {
-        "antler.session": request.ctx.sessionId,
-        ...(route === "all" ? {} : { "antler.inode": route.inode }),
-        ...(request.ctx.requestId === undefined ? {} : { "antler.request_id": request.ctx.requestId }),
-      };
+      // Attributes and trace headers are built only when spans are recorded (telemetry on).
+      const tracing = isTracing();
+      const attributes = tracing
+        ? {
+            "antler.session": request.ctx.sessionId,
+            ...(route === "all" ? {} : { "antler.inode": route.inode }),
+            ...(request.ctx.requestId === undefined ? {} : { "antler.request_id": request.ctx.requestId }),
+          }
+        : noAttributes;
       return withSpan(
         request.cmd.kind,
         attributes,
@@ -115,14 +121,14 @@ export function createMetaCaller(options: MetaCallerOptions): MetaCaller {
             [Header.session, String(request.ctx.sessionId)],
           ]);
           if (request.ctx.requestId !== undefined) headers.set(Header.requestId, request.ctx.requestId);
-          injectTrace({ get: (key) => headers.get(key) ?? "", set: (key, value) => void headers.set(key, value) });
+          if (tracing) injectTrace({ get: (key) => headers.get(key) ?? "", set: (key, value) => void headers.set(key, value) });
           const result = await attemptUntilAnswered(request, headers).catch((err: unknown): Result => {
             // The transport promises outcomes, not exceptions; anything else is a bug to log, and
             // the client still gets an answer.
             log.error("metadata request failed unexpectedly", { kind: request.cmd.kind, err });
             return { status: Status.IO };
           });
-          span.setAttribute("antler.status", result.status);
+          if (tracing) span.setAttribute("antler.status", result.status);
           return result;
         },
         { parent: rootContext, kind: SpanKind.CLIENT },
