@@ -7,7 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Histogram, HistogramFormatError } from "./histogram.ts";
-import { seededRandom } from "./random.ts";
+import { seededRandom } from "@antler/testkit";
 
 const seed = Number(process.env.BENCH_TEST_SEED ?? 0x5eed_2026);
 const percentiles = [0, 1, 10, 25, 50, 75, 90, 99, 99.9, 99.99, 100];

@@ -19,21 +19,10 @@ import { sampleChunkserverMessages, sampleMasterToChunkserver } from "./chunkser
 import { DecodeError, FrameError } from "./errors.ts";
 import { FrameDecoder } from "./frame.ts";
 import { decodeMasterToChunkserver, encodeMasterToChunkserverPayload, masterToChunkserverTypeOf } from "./master-to-chunkserver.ts";
+import { seededRandom } from "@antler/testkit";
 
 const seed = Number(process.env["FUZZ_SEED"] ?? Math.floor(Math.random() * 2 ** 31));
 const iterations = Number(process.env["FUZZ_ITERATIONS"] ?? 20_000);
-
-/** mulberry32: small, fast, good enough for fuzzing. */
-function prng(initial: number): () => number {
-  let a = initial >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function mutate(rand: () => number, payload: Uint8Array): Uint8Array {
   const choice = rand();
@@ -58,7 +47,7 @@ function guarded<T>(decode: () => T, context: () => string): T | null {
 const hexOf = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
 
 test(`chunkserver decoders only ever throw DecodeError (seed ${seed})`, () => {
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   const inbound = sampleChunkserverMessages.map((m) => ({ type: chunkserverMessageTypeOf(m), payload: encodeChunkserverMessagePayload(m) }));
   const outbound = sampleMasterToChunkserver.map((m) => ({ type: masterToChunkserverTypeOf(m), payload: encodeMasterToChunkserverPayload(m) }));
   for (let i = 0; i < iterations; i++) {
@@ -85,7 +74,7 @@ test(`chunkserver decoders only ever throw DecodeError (seed ${seed})`, () => {
 });
 
 test(`random byte streams give frames or a FrameError, nothing else (seed ${seed})`, () => {
-  const rand = prng(seed ^ 0x5a5a5a5a);
+  const rand = seededRandom(seed ^ 0x5a5a5a5a);
   for (let i = 0; i < 500; i++) {
     const decoder = new FrameDecoder(limits.chunkserverPacketBytesMax);
     const stream = Uint8Array.from({ length: Math.floor(rand() * 200) }, () => (rand() < 0.6 ? 0 : Math.floor(rand() * 256)));

@@ -13,21 +13,10 @@ import { DecodeError } from "./errors.ts";
 import { decodeReply, encodeReplyPayload, replyTypeOfReply } from "./replies.ts";
 import { decodeRequest, encodeRequestPayload, requestTypeOf, type ClientRequest } from "./requests.ts";
 import { requestForReply, sampleReplies, sampleRequests } from "./samples.test.ts";
+import { seededRandom } from "@antler/testkit";
 
 const seed = Number(process.env["FUZZ_SEED"] ?? Math.floor(Math.random() * 2 ** 31));
 const iterations = Number(process.env["FUZZ_ITERATIONS"] ?? 20_000);
-
-/** mulberry32: small, fast, good enough for fuzzing. */
-function prng(initial: number): () => number {
-  let a = initial >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const captured = (JSON.parse(readFileSync(new URL("../test/fixtures/captured-session.json", import.meta.url), "utf8")) as {
   frames: { dir: string; type: number; payload: string }[];
@@ -60,7 +49,7 @@ function decodeGuarded<T>(decode: () => T, context: () => string): T | null {
 }
 
 test(`fuzzed requests decode or throw DecodeError only (seed ${seed})`, () => {
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   for (let i = 0; i < iterations; i++) {
     const base = seeds[Math.floor(rand() * seeds.length)]!;
     const type = rand() < 0.1 ? requestTypes[Math.floor(rand() * requestTypes.length)]! : base.type;
@@ -82,7 +71,7 @@ test(`fuzzed requests decode or throw DecodeError only (seed ${seed})`, () => {
 });
 
 test(`fuzzed replies decode or throw DecodeError only (seed ${seed})`, () => {
-  const rand = prng(seed ^ 0x5eed);
+  const rand = seededRandom(seed ^ 0x5eed);
   for (let i = 0; i < iterations / 4; i++) {
     const reply = sampleReplies[Math.floor(rand() * sampleReplies.length)]!;
     const payload = mutate(rand, encodeReplyPayload(reply));

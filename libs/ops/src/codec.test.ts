@@ -3,6 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { base64Decode, base64Encode, CodecError, decodeMessage, encodeMessage } from "./codec.ts";
 import { nameFromBytes, nameToBytes } from "./names.ts";
+import { seededRandom } from "@antler/testkit";
 
 test("base64 round-trips every length and byte value", () => {
   for (let n = 0; n < 300; n++) {
@@ -54,18 +55,6 @@ function referenceDecode(bytes: Uint8Array): unknown {
   });
 }
 
-/** A small deterministic generator (mulberry32) so a failure replays. */
-function randomSource(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function randomMessage(next: () => number, depth: number): unknown {
   const pick = Math.floor(next() * (depth > 4 ? 7 : 10));
   switch (pick) {
@@ -101,7 +90,7 @@ function randomMessage(next: () => number, depth: number): unknown {
 
 test("the fast paths match JSON with a replacer and reviver on random messages", () => {
   const seed = Number(process.env.CODEC_TEST_SEED ?? Date.now() % 100000);
-  const next = randomSource(seed);
+  const next = seededRandom(seed);
   for (let i = 0; i < 3000; i++) {
     const message = randomMessage(next, 0);
     const before = referenceEncode(message);

@@ -1,3 +1,4 @@
+export { seededRandom } from "./prng.ts";
 export {
   createNetns, findExecutable, freePort, isRoot, natsServerBinary, NetnsError, redisServerBinary,
   ServerStartError, startNatsServer, startRedis, withNetns,

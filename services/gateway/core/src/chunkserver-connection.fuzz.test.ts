@@ -12,20 +12,10 @@ import { limits } from "@antler/base";
 import { FrameDecoder, decodeMasterToChunkserver, emptySpaceReport, encodeChunkserverMessage, type ChunkserverMessage } from "@antler/mfs-wire";
 import type { ChunkserverAction } from "./chunkserver-api.ts";
 import { createChunkserverConnection } from "./chunkserver-connection.ts";
+import { seededRandom } from "@antler/testkit";
 
 const seed = Number(process.env["FUZZ_SEED"] ?? Math.floor(Math.random() * 2 ** 31));
 const rounds = Number(process.env["FUZZ_ITERATIONS"] ?? 300);
-
-function prng(initial: number): () => number {
-  let a = initial >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function conversation(rand: () => number): ChunkserverMessage[] {
   const csid = rand() < 0.5 ? 0 : 1 + Math.floor(rand() * 100);
@@ -53,7 +43,7 @@ function conversation(rand: () => number): ChunkserverMessage[] {
 }
 
 test(`a chunkserver connection survives fuzzed input (seed ${seed})`, () => {
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   for (let round = 0; round < rounds; round++) {
     const connection = createChunkserverConnection({ metaId: 1n, peerIp: 0x0a000002 });
     const fromGateway = new FrameDecoder(limits.masterToChunkserverPacketBytesMax);

@@ -10,20 +10,10 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { Status, type Result } from "@antler/ops";
 import { Driver } from "./harness.test.ts";
+import { seededRandom } from "@antler/testkit";
 
 const seed = Number(process.env["FUZZ_SEED"] ?? Math.floor(Math.random() * 2 ** 31));
 const rounds = Number(process.env["FUZZ_ITERATIONS"] ?? 300);
-
-function prng(initial: number): () => number {
-  let a = initial >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const frames = (JSON.parse(readFileSync(new URL("../../../../libs/mfs-wire/test/fixtures/captured-session.json", import.meta.url), "utf8")) as {
   frames: { dir: string; type: number; payload: string }[];
@@ -41,7 +31,7 @@ const frames = (JSON.parse(readFileSync(new URL("../../../../libs/mfs-wire/test/
 const statuses = [Status.OK, Status.ENOENT, Status.EAGAIN, Status.EACCES, Status.IO];
 
 test(`a registered connection survives fuzzed input (seed ${seed})`, () => {
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   for (let round = 0; round < rounds; round++) {
     const driver = new Driver();
     driver.register();

@@ -12,22 +12,11 @@ import { after, before, test } from "node:test";
 import { Status } from "@antler/ops";
 import { fileInode, fileName, startTestCluster, type GatewayProcess, type TestCluster } from "./test-support/cluster.ts";
 import { Code, frame, lookupPayload, MfsTestClient, newSessionPayload, PayloadWriter, reconnectPayload } from "./test-support/mfs-client.ts";
+import { seededRandom } from "@antler/testkit";
 
 const seed = Number(process.env.ANTLER_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const fuzzMs = 5_000;
 const fuzzers = 16;
-
-/** mulberry32: small, fast, good enough to pick test inputs. */
-function prng(seedValue: number): () => number {
-  let a = seedValue >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let cluster: TestCluster;
 let gateway: GatewayProcess;
@@ -120,8 +109,8 @@ async function runHostileConnection(port: number, random: () => number): Promise
 }
 
 test(`hostile connections do not disturb a well-behaved mount (seed ${seed})`, { timeout: 60_000 }, async () => {
-  const random = prng(seed);
-  const streams = Array.from({ length: fuzzers }, () => prng(Math.floor(random() * 2 ** 31)));
+  const random = seededRandom(seed);
+  const streams = Array.from({ length: fuzzers }, () => seededRandom(Math.floor(random() * 2 ** 31)));
   const deadline = Date.now() + fuzzMs;
   let hostileConnections = 0;
   const hostile = streams.map(async (stream) => {

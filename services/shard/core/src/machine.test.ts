@@ -15,20 +15,10 @@ import { LogDecodeError, ReplayMismatchError } from "./errors.ts";
 import type { LogEntry } from "./log-entry.ts";
 import { createStateMachine } from "./machine.ts";
 import { Harness, ctxOf, rootCtx, t0Ms, testSlotOfNewDirectory } from "./test-kit.ts";
+import { seededRandom } from "@antler/testkit";
 
 function fresh() {
   return createStateMachine({ shardId: 1, metaId: 42n, slotOfNewDirectory: testSlotOfNewDirectory, rootCreatedSeconds: t0Ms / 1000 });
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const names = ["a", "b", "c", "d", "e"];
@@ -71,7 +61,7 @@ function randomCommand(rnd: () => number, inodes: number[], dirs: number[]): Com
 }
 
 function runWorkload(seed: number, steps: number): { h: Harness; entries: LogEntry[]; midpoint: { at: number; snapshot: Uint8Array } } {
-  const rnd = mulberry32(seed);
+  const rnd = seededRandom(seed);
   const h = new Harness();
   const inodes = [1];
   const dirs = [1];

@@ -1,6 +1,7 @@
 /**
- * A small seeded PRNG (mulberry32) so tests and workloads that shuffle are reproducible from one
- * number. Not for anything security-related.
+ * The one seeded PRNG of the tests (mulberry32): 32-bit state, uniform numbers in [0, 1).
+ * Fast, tiny and reproducible: every random test draws only from it and prints its seed.
+ * (The simulation has its own forkable generator in sim/src/prng.ts.)
  */
 export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
