@@ -7,9 +7,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { clusterMetaIdKey } from "@antler/ops";
+import { clusterCreatedKey, clusterMetaIdKey } from "@antler/ops";
 import { connectNats, type NatsConnection } from "./connect.ts";
-import { ClusterMetaIdError, ensureClusterMetaId, openBucket } from "./kv.ts";
+import { ClusterMetaIdError, ensureClusterCreatedSeconds, ensureClusterMetaId, openBucket } from "./kv.ts";
 import { startNatsServer, type NatsServerHandle } from "@antler/testkit";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -70,6 +70,15 @@ test("a corrupt stored metaid is an error, not a new id", async () => {
   await assert.rejects(ensureClusterMetaId(bucket), ClusterMetaIdError);
   await bucket.put(clusterMetaIdKey, bytes("18446744073709551616"));
   await assert.rejects(ensureClusterMetaId(bucket), ClusterMetaIdError);
+});
+
+test("the creation time is fixed by the first caller and read back by every later one", async () => {
+  const bucket = await openBucket(nc, "kv-created");
+  const first = await ensureClusterCreatedSeconds(bucket, () => 1_700_000_000);
+  assert.equal(first, 1_700_000_000);
+  assert.equal(await ensureClusterCreatedSeconds(bucket, () => 1_800_000_000), 1_700_000_000);
+  await bucket.put(clusterCreatedKey, bytes("yesterday"));
+  await assert.rejects(ensureClusterCreatedSeconds(bucket), ClusterMetaIdError);
 });
 
 test("a watch sees the current value, then every update in order", async () => {

@@ -6,7 +6,7 @@
 import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { clusterBucket, clusterMetaIdKey } from "@antler/ops";
+import { clusterBucket, clusterCreatedKey, clusterMetaIdKey } from "@antler/ops";
 
 export interface BucketEntry {
   readonly value: Uint8Array;
@@ -101,6 +101,25 @@ function randomNonZeroU64(): bigint {
  * The cluster's metadata id (MooseFS "metaid"): a random non-zero u64 chosen once, by whoever
  * comes first, and the same for every gateway and chunkserver forever after. Stored as decimal.
  */
+/**
+ * When the filesystem was created, in seconds, fixed once per cluster like the metaid: every shard
+ * replica builds its root directory with these times, so replicas and replays agree.
+ */
+export async function ensureClusterCreatedSeconds(bucket: Bucket, nowSeconds: () => number = () => Math.floor(Date.now() / 1000)): Promise<number> {
+  const parse = (entry: BucketEntry): number => {
+    const text = new TextDecoder().decode(entry.value);
+    if (!/^\d{1,10}$/.test(text) || Number(text) > 0xffffffff) throw new ClusterMetaIdError(`stored creation time ${JSON.stringify(text)} is not a u32`);
+    return Number(text);
+  };
+  const existing = await bucket.get(clusterCreatedKey);
+  if (existing !== null) return parse(existing);
+  const candidate = nowSeconds();
+  if (await bucket.create(clusterCreatedKey, new TextEncoder().encode(String(candidate))) !== null) return candidate;
+  const winner = await bucket.get(clusterCreatedKey);
+  if (winner === null) throw new ClusterMetaIdError("creation time vanished after a create conflict");
+  return parse(winner);
+}
+
 export async function ensureClusterMetaId(bucket: Bucket, random: () => bigint = randomNonZeroU64): Promise<bigint> {
   const parse = (entry: BucketEntry): bigint => {
     const text = new TextDecoder().decode(entry.value);

@@ -36,6 +36,7 @@ export { routeOf, slotOfInode, type Route } from "./route.ts";
 export {
   Header,
   clusterBucket,
+  clusterCreatedKey,
   clusterMetaIdKey,
   metaRequestSubject,
   routerQueue,

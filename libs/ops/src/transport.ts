@@ -23,6 +23,8 @@ export function shardLogSubject(shardId: number): string {
 /** KV bucket with cluster-wide facts: the metadata id, the shard map. */
 export const clusterBucket = "antler-cluster";
 export const clusterMetaIdKey = "metaid";
+/** When the filesystem was created (seconds): the root directory's initial times on every replica. */
+export const clusterCreatedKey = "created";
 export const shardMapKey = "shardmap";
 
 /** Headers of a metadata request. */

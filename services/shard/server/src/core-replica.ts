@@ -19,6 +19,7 @@ export async function createReplica(init: ReplicaInit): Promise<SnapshottableSta
     shardId: init.shardId,
     metaId: init.metaId,
     slots: init.slots,
+    rootCreatedSeconds: init.createdSeconds ?? 0,
     slotOfNewDirectory: (parent, name) => placement.directorySlot(parent, name),
   });
 }

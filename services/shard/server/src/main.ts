@@ -4,11 +4,13 @@ import { coreSnapshotFormatVersion } from "./core-replica.ts";
 import { runShardProcess } from "./shard-process.ts";
 
 await runShardProcess(
-  ({ config, metaId, placement, slots }) =>
+  ({ config, metaId, createdSeconds, placement, slots }) =>
     createStateMachine({
       shardId: config.shardId,
       metaId,
       slots,
+      // Every replica builds the root with the cluster's creation time, so replays agree.
+      rootCreatedSeconds: createdSeconds,
       slotOfNewDirectory: (parent, name) => placement.directorySlot(parent, name),
     }),
   // The snapshot worker builds its replica the same way (core-replica.ts).

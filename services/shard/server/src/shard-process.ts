@@ -9,7 +9,7 @@
  * supervisor restarts the process and it replays the log written by the other writer.
  */
 import { limits } from "@antler/base";
-import { connectNats, ensureClusterMetaId, ensureShardLog, openBucket, openSnapshotStore, type SnapshotStore } from "@antler/io-nats";
+import { connectNats, ensureClusterCreatedSeconds, ensureClusterMetaId, ensureShardLog, openBucket, openSnapshotStore, type SnapshotStore } from "@antler/io-nats";
 import { createPlacement, type Placement } from "@antler/slots";
 import { createLogger, startTelemetryFromEnv, type Logger } from "@antler/telemetry";
 import { restoreShard } from "./restore.ts";
@@ -63,6 +63,8 @@ export function shardConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ShardC
 export interface StateMachineDeps {
   readonly config: ShardConfig;
   readonly metaId: bigint;
+  /** When the filesystem was created (seconds): the root directory's initial times. */
+  readonly createdSeconds: number;
   readonly logger: Logger;
   /** BLAKE3 placement (directory slots). */
   readonly placement: Placement;
@@ -93,12 +95,13 @@ export async function runShardProcess<E>(createStateMachine: StateMachineFactory
     const log = await ensureShardLog(nc, config.shardId, { replicas: config.logReplicas });
     const bucket = await openBucket(nc);
     const metaId = await ensureClusterMetaId(bucket);
+    const createdSeconds = await ensureClusterCreatedSeconds(bucket);
     const placement = await createPlacement();
     const map = await loadShardMap(bucket, placement, config.shardCount);
     if (config.shardId >= map.shardCount) throw new ShardConfigError(`shard ${config.shardId} is not in the shard map (${map.shardCount} shards)`);
     const slots = slotsOwnedBy(map, config.shardId);
     const newStateMachine = async () => {
-      const sm = await createStateMachine({ config, metaId, logger, placement, slots, mapVersion: map.version });
+      const sm = await createStateMachine({ config, metaId, createdSeconds, logger, placement, slots, mapVersion: map.version });
       if (options.snapshots !== undefined && !isSnapshottable(sm)) throw new ShardConfigError("snapshots need a state machine with exportState/importState");
       return sm;
     };
@@ -108,7 +111,7 @@ export async function runShardProcess<E>(createStateMachine: StateMachineFactory
     const replica = takeSnapshots
       ? await WorkerReplica.start(
           options.snapshots!.replicaModule,
-          { shardId: config.shardId, metaId, slots },
+          { shardId: config.shardId, metaId, createdSeconds, slots },
           { natsUrl: config.natsUrl, replicas: config.logReplicas, formatVersion: options.snapshots!.formatVersion },
         )
       : null;

@@ -10,6 +10,8 @@ import type { SnapshotInfo } from "@antler/io-nats";
 export interface ReplicaInit {
   readonly shardId: number;
   readonly metaId: bigint;
+  /** The root directory's initial times (cluster creation, seconds); absent = 0. */
+  readonly createdSeconds?: number;
   readonly slots: readonly number[];
 }
 
