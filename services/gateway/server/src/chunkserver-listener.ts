@@ -13,6 +13,7 @@ import { limits } from "@antler/base";
 import type { ChunkserverConnection } from "@antler/gateway-core";
 import { ChunkserverLink, type ChunkserverLinkContext } from "./chunkserver-link.ts";
 import { peerIpOf } from "./client-listener.ts";
+import { listenReusingPort } from "./listen.ts";
 
 /** After destroying a socket, its close event comes within a few event-loop turns. */
 const destroyWaitMs = 100;
@@ -68,20 +69,13 @@ export async function listenForChunkservers(options: ChunkserverListenerOptions)
   }, limits.gatewayTickMs);
 
   server.on("error", (err) => context.log.error("chunkserver listener error", { err }));
+  let port: number;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen({ host: options.host, port: options.port, reusePort: true }, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
+    port = await listenReusingPort(server, options.host, options.port);
   } catch (err) {
     clearInterval(ticker);
     throw err;
   }
-  const address = server.address();
-  const port = address !== null && typeof address === "object" ? address.port : options.port;
   // Links that are gone may still have registry writes in flight; a stop waits for those too.
   const ending = new Set<ChunkserverLink>();
   const untilGone = async (deadlineMs: number): Promise<void> => {

@@ -9,6 +9,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { limits } from "@antler/base";
 import type { ClientConnection } from "@antler/gateway-core";
 import { ClientLink, type LinkContext } from "./client-link.ts";
+import { listenReusingPort } from "./listen.ts";
 
 export interface ClientListenerOptions {
   readonly host: string;
@@ -53,20 +54,13 @@ export async function listenForClients(options: ClientListenerOptions): Promise<
   }, limits.gatewayTickMs);
 
   server.on("error", (err) => context.log.error("client listener error", { err }));
+  let port: number;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen({ host: options.host, port: options.port, reusePort: true }, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
+    port = await listenReusingPort(server, options.host, options.port);
   } catch (err) {
     clearInterval(ticker);
     throw err;
   }
-  const address = server.address();
-  const port = address !== null && typeof address === "object" ? address.port : options.port;
 
   return {
     host: options.host,
