@@ -2,7 +2,7 @@
  * nats-server for the cluster: its configuration file and a readiness probe that proves
  * JetStream answers API requests (not merely that the port is open).
  */
-import { Socket } from "node:net";
+import { probeSocket } from "./socket-probe.ts";
 import { probeTimeoutMs } from "./limits.ts";
 
 /** Preferred binary (installed by tools/setup.sh); ANTLER_NATS_SERVER overrides it. */
@@ -43,42 +43,26 @@ export function probeJetStream(
   port: number,
   timeoutMs = probeTimeoutMs,
 ): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = new Socket();
-    let buffered = "";
-    let settled = false;
-    let sentRequest = false;
-    const finish = (ready: boolean): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(ready);
-    };
-    const timer = setTimeout(() => finish(false), timeoutMs);
-    socket.setEncoding("utf8");
-    socket.once("error", () => finish(false));
-    socket.once("close", () => finish(false));
-    socket.on("data", (chunk: string) => {
-      buffered += chunk;
-      if (buffered.length > 1_000_000) return finish(false);
-      if (!sentRequest) {
-        const end = buffered.indexOf("\r\n");
-        if (end === -1) return;
-        const info = parseInfo(buffered.slice(0, end));
-        buffered = buffered.slice(end + 2);
-        if (info === undefined || info["jetstream"] !== true) return finish(false);
-        sentRequest = true;
-        socket.write(
+  // The server speaks first (INFO); the API request goes out once JetStream is announced, and the
+  // reply is looked for after the INFO line.
+  let afterInfo = -1;
+  return probeSocket(host, port, timeoutMs, {
+    converse(received, write) {
+      if (afterInfo < 0) {
+        const end = received.indexOf("\r\n");
+        if (end === -1) return null;
+        const info = parseInfo(received.slice(0, end));
+        if (info === undefined || info["jetstream"] !== true) return false;
+        afterInfo = end + 2;
+        write(
           'CONNECT {"verbose":false,"pedantic":false,"headers":true,"no_responders":true}\r\n' +
             "SUB _antler_probe 1\r\nPUB $JS.API.INFO _antler_probe 0\r\n\r\n",
         );
       }
-      const reply = takeMessage(buffered);
-      if (reply === "incomplete") return;
-      finish(reply !== "refused" && isAccountInfo(reply));
-    });
-    socket.connect(port, host);
+      const reply = takeMessage(received.slice(afterInfo));
+      if (reply === "incomplete") return null;
+      return reply !== "refused" && isAccountInfo(reply);
+    },
   });
 }
 

@@ -6,7 +6,7 @@
  * an append-only file fsynced once a second: at most one second of session changes is lost on
  * a power cut, which costs a reconnecting client a fresh session, never metadata.
  */
-import { Socket } from "node:net";
+import { probeSocket } from "./socket-probe.ts";
 import { probeTimeoutMs } from "./limits.ts";
 
 export interface RedisConfigInput {
@@ -41,25 +41,8 @@ export function pingRedis(
   port: number,
   timeoutMs = probeTimeoutMs,
 ): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = new Socket();
-    let reply = "";
-    let settled = false;
-    const finish = (ready: boolean): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(ready);
-    };
-    const timer = setTimeout(() => finish(false), timeoutMs);
-    socket.setEncoding("utf8");
-    socket.once("error", () => finish(false));
-    socket.once("close", () => finish(false));
-    socket.on("data", (chunk: string) => {
-      reply += chunk;
-      if (reply.includes("\r\n")) finish(reply.startsWith("+PONG\r\n"));
-    });
-    socket.connect(port, host, () => socket.write("*1\r\n$4\r\nPING\r\n"));
+  return probeSocket(host, port, timeoutMs, {
+    greeting: "*1\r\n$4\r\nPING\r\n",
+    converse: (received) => (received.includes("\r\n") ? received.startsWith("+PONG\r\n") : null),
   });
 }
