@@ -1,6 +1,6 @@
 /**
  * The slice of the MooseFS 3.0.117 client protocol the load generator speaks (reference:
- * /work/shared/reference/moosefs-protocol.md §1–§3), as a small interface over @antler/mfs-wire.
+ * MooseFS 3.0.117 protocol §1–§3), as a small interface over @antler/mfs-wire.
  * The workload and the session only see MetaRequest / MetaReply; everything wire-specific of the
  * benchmark is in this one file.
  *

@@ -26,7 +26,7 @@
  * for `test(..., { skip })`.
  *
  * Network: servers listen on 127.0.0.1 only. Namespaces get one address on their own loopback
- * (use 10.213.N.1, see /work/shared/reference/environment.md); commands enter them with
+ * (use 10.213.N.1: chunkservers refuse a master on 127.x); commands enter them with
  * `nsenter --net=`, so FUSE mounts made inside stay visible to the test process.
  */
 import {

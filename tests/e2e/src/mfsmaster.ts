@@ -1,6 +1,6 @@
 // The reference cluster: the real `mfsmaster` 3.0.117 and one real `mfschunkserver`, each in the
 // foreground (so their PIDs are ours and in the cleanup registry), inside a test namespace.
-// Configs follow /work/shared/reference/environment.md: an empty metadata.mfs, every client
+// Minimal real configs: an empty metadata.mfs, every client
 // exported read-write with root kept as root, everything listening on the namespace address.
 
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
