@@ -89,6 +89,18 @@ export const chunkserverRecordTtlMs = 30_000;
 export const chunkserverRecordRefreshMs = 5_000;
 /** STATFS reads the registry's space sum at most this often (cached in between). */
 export const chunkserverSpaceCacheMs = 1_000;
+/** A chunk operation sent to a chunkserver that has not answered after this long counts as failed (CSNOTPRESENT). */
+export const chunkOpTimeoutMs = 30_000;
+/** A chunk locked by WRITE_CHUNK unlocks by itself after this long without WRITE_CHUNK_END (mfsmaster: 120 s). */
+export const chunkWriteLockMs = 120_000;
+/** Most chunk commands one housekeeping pass of a shard leader issues (replication/deletion are rate-limited). */
+export const chunkHousekeepingCommandsPerPass = 64;
+/** How often a shard leader runs chunk housekeeping. */
+export const chunkHousekeepingIntervalMs = 1_000;
+/** Most copies one chunkscopies/chunksgone command carries (a registration is split into batches this size). */
+export const chunkReportBatchMax = 10_000;
+/** Most chunkservers' replications one chunkserver serves as a source at a time. */
+export const chunkReplicationsPerServerMax = 4;
 /** Most chunkserver records a registry listing returns. */
 export const chunkserverListMax = 65_535;
 

@@ -37,6 +37,17 @@ export interface Ctx {
   readonly rootInode: number;
   /** Unique per client request and stable across retries: lets a shard recognise a replay. */
   readonly requestId?: string;
+  /**
+   * `${sessionId}:${msgid}` of the client packet. mfsmount re-sends an unanswered request after
+   * it reconnects (to any gateway), with the same msgid but necessarily a new requestId. The
+   * shard remembers, per resendKey, the last mutating command and its result; a command marked
+   * `maybeResend` whose resendKey and content match the remembered one gets the remembered
+   * result instead of being executed again (so a re-sent create neither applies twice nor fails
+   * with EEXIST).
+   */
+  readonly resendKey?: string;
+  /** Set by the gateway on requests that arrive on a RECONNECTed session before its first reply. */
+  readonly maybeResend?: boolean;
 }
 
 /** Access mask bits (ACCESS modemask, lflags): read 4, write 2, execute/search 1. */
@@ -199,7 +210,63 @@ export type Command =
   | { readonly kind: "setgoal"; readonly inode: number; readonly uid: number; readonly goal: number; readonly smode: number }
   | { readonly kind: "geteattr"; readonly inode: number; readonly gmode: number }
   | { readonly kind: "seteattr"; readonly inode: number; readonly uid: number; readonly eattr: number; readonly smode: number }
-  | { readonly kind: "getdirstats"; readonly inode: number };
+  | { readonly kind: "getdirstats"; readonly inode: number }
+  // --- File data (issue 3). Chunk indexes count 64 MiB chunks from the file's start. ---
+  /** Where chunk `index` of a file lives (READ_CHUNK). Also what mfsfileinfo asks per chunk. */
+  | { readonly kind: "readchunk"; readonly inode: number; readonly index: number }
+  /**
+   * Lock chunk `index` for writing (WRITE_CHUNK): creates it, bumps its version or copies it on
+   * write as needed - the shard answers only after the chunkservers confirmed. `flags` are the
+   * client's chunkopflags (ChunkOpFlag).
+   */
+  | { readonly kind: "writechunk"; readonly inode: number; readonly index: number; readonly flags: number }
+  /** The client finished writing (WRITE_CHUNK_END): unlock, length = max(length, `length`) if > 0. */
+  | {
+      readonly kind: "writechunkend";
+      readonly inode: number;
+      readonly index: number;
+      readonly chunkId: bigint;
+      readonly length: number;
+      readonly flags: number;
+    }
+  /** mfscheckfile: per copy-count histogram of a file's chunks (CHECK without index). */
+  | { readonly kind: "checkfile"; readonly inode: number }
+  /** One chunk's copies with their state (CHECK with index; mfsfileinfo). */
+  | { readonly kind: "checkchunk"; readonly inode: number; readonly index: number }
+  /** mfsmakesnapshot: copy `inode` (file or tree) to parentDst/nameDst sharing chunks copy-on-write. */
+  | {
+      readonly kind: "snapshot";
+      readonly inode: number;
+      readonly parentDst: number;
+      readonly nameDst: Name;
+      /** SNAPSHOT_MODE bits: 1 = can overwrite, 2 = cp-like (caller's ownership/umask). */
+      readonly smode: number;
+      readonly umask: number;
+    }
+  // --- Chunkserver reports (system commands: ctx.sessionId 0), routed by the chunk id's slot. ---
+  /**
+   * Copies a chunkserver holds, all of one slot: a registration batch or CHUNK_NEW. `fullReport`
+   * marks registration batches (the shard then also asks for version bumps as mfsmaster does).
+   */
+  | {
+      readonly kind: "chunkscopies";
+      readonly slot: number;
+      readonly csid: number;
+      readonly fullReport: boolean;
+      readonly copies: readonly { readonly chunkId: bigint; readonly version: number }[];
+    }
+  /** Copies a chunkserver lost or found damaged (CHUNK_LOST / CHUNK_DAMAGED), all of one slot. */
+  | { readonly kind: "chunksgone"; readonly slot: number; readonly csid: number; readonly chunkIds: readonly bigint[] }
+  /**
+   * A chunkserver (re)started registering: forget every copy it had reported (it reports them all
+   * again). Goes to every shard.
+   */
+  | { readonly kind: "chunkserverreset"; readonly csid: number };
+
+/** chunkopflags of READ_CHUNK / WRITE_CHUNK / WRITE_CHUNK_END. */
+export const ChunkOpFlag = { CAN_MODTIME: 0x01, CONTINUE_OP: 0x02, CAN_USE_RESERVE_SPACE: 0x04 } as const;
+/** Per-copy state in a checkchunk result (the `type` byte mfsfileinfo prints). */
+export const CopyState = { VALID: 0, TO_DELETE: 1, BUSY: 2, WRONG_VERSION: 3 } as const;
 
 export type CommandKind = Command["kind"];
 export type CommandOf<K extends CommandKind> = Extract<Command, { kind: K }>;
@@ -218,4 +285,7 @@ export const readOnlyKinds: ReadonlySet<CommandKind> = new Set<CommandKind>([
   "getgoal",
   "geteattr",
   "getdirstats",
+  "readchunk",
+  "checkfile",
+  "checkchunk",
 ]);

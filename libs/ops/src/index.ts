@@ -11,6 +11,8 @@ export {
   PosixLockCmd,
   PosixLockType,
   AclType,
+  ChunkOpFlag,
+  CopyState,
   readOnlyKinds,
   type Acl,
   type Command,
@@ -20,6 +22,7 @@ export {
 } from "./command.ts";
 export {
   isFailure,
+  type ChunkLocation,
   type DirEntry,
   type Failure,
   type NodeReply,
@@ -38,11 +41,15 @@ export {
   clusterBucket,
   clusterCreatedKey,
   clusterMetaIdKey,
+  gatewayChunkOpSubject,
   metaRequestSubject,
   routerQueue,
   shardLogStream,
   shardLogSubject,
   shardMapKey,
   shardRequestSubject,
+  type ChunkOpCommand,
+  type ChunkOpReply,
+  type ChunkOpRequest,
   type MetaRequest,
 } from "./transport.ts";

@@ -94,6 +94,30 @@ export interface Payloads {
     readonly size: number;
     readonly realSize: number;
   };
+  readchunk: ChunkLocation;
+  writechunk: ChunkLocation;
+  writechunkend: Record<never, never>;
+  /** counts[n] = chunks with n valid copies (n = 0..10, index 11 = more), as CHECK reports. */
+  checkfile: { readonly counts: readonly number[] };
+  checkchunk: {
+    readonly chunkId: bigint;
+    readonly version: number;
+    readonly copies: readonly { readonly csid: number; readonly state: number }[];
+  };
+  snapshot: Record<never, never>;
+  chunkscopies: Record<never, never>;
+  chunksgone: Record<never, never>;
+  chunkserverreset: Record<never, never>;
+}
+
+/** Where a chunk lives (READ_CHUNK / WRITE_CHUNK). chunkId 0n = no chunk at that index (reads: zeros). */
+export interface ChunkLocation {
+  /** The file's length, already grown to index·64 MiB by a write beyond EOF. */
+  readonly length: number;
+  readonly chunkId: bigint;
+  readonly version: number;
+  /** Chunkservers holding a valid copy at `version`, in the order the client should try them. */
+  readonly csids: readonly number[];
 }
 
 export type Success<K extends CommandKind> = { readonly status: 0 } & Payloads[K];

@@ -5,7 +5,8 @@
 import type { Command } from "./command.ts";
 export { slotOfInode } from "@antler/slots";
 
-export type Route = { readonly inode: number } | "all";
+/** By an inode's slot, by an explicit slot (chunk reports: the chunk id's slot), or to every shard. */
+export type Route = { readonly inode: number } | { readonly slot: number } | "all";
 
 export function routeOf(cmd: Command): Route {
   switch (cmd.kind) {
@@ -13,7 +14,11 @@ export function routeOf(cmd: Command): Route {
     case "sustained":
     case "amtime":
     case "closesession":
+    case "chunkserverreset":
       return "all";
+    case "chunkscopies":
+    case "chunksgone":
+      return { slot: cmd.slot };
     case "lookup":
     case "symlink":
     case "mknod":

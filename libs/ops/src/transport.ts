@@ -27,6 +27,60 @@ export const clusterMetaIdKey = "metaid";
 export const clusterCreatedKey = "created";
 export const shardMapKey = "shardmap";
 
+/**
+ * Chunk operations a shard leader asks of one chunkserver, sent to the gateway holding that
+ * chunkserver's link (its gatewayId is in the chunkserver registry). Request/reply:
+ * ChunkOpRequest → ChunkOpReply, both in the internal JSON codec.
+ */
+export function gatewayChunkOpSubject(gatewayId: string): string {
+  return `antler.gw.${gatewayId}.chunkop`;
+}
+
+/** One MATOCS_* operation for one chunkserver (the fields of the wire message, by name). */
+export type ChunkOpCommand =
+  | { readonly op: "create"; readonly chunkId: bigint; readonly version: number }
+  /** version 0 = any version. */
+  | { readonly op: "delete"; readonly chunkId: bigint; readonly version: number }
+  | { readonly op: "set-version"; readonly chunkId: bigint; readonly version: number; readonly oldVersion: number }
+  | {
+      readonly op: "duplicate";
+      readonly chunkId: bigint;
+      readonly version: number;
+      readonly oldChunkId: bigint;
+      readonly oldVersion: number;
+    }
+  | {
+      readonly op: "truncate";
+      readonly chunkId: bigint;
+      /** Bytes to keep in this chunk (0..64 MiB). */
+      readonly length: number;
+      readonly version: number;
+      readonly oldVersion: number;
+    }
+  | {
+      readonly op: "duptrunc";
+      readonly chunkId: bigint;
+      readonly version: number;
+      readonly oldChunkId: bigint;
+      readonly oldVersion: number;
+      readonly length: number;
+    }
+  /** Pull a copy from the chunkserver `sourceCsid` (the gateway resolves its address). */
+  | { readonly op: "replicate"; readonly chunkId: bigint; readonly version: number; readonly sourceCsid: number };
+
+export interface ChunkOpRequest {
+  readonly csid: number;
+  readonly command: ChunkOpCommand;
+}
+
+/**
+ * The chunkserver's status (0 = OK, else MFS_ERROR_*). A link that is gone, a chunkserver that
+ * is not on this gateway, or no answer within limits.chunkOpTimeoutMs give CSNOTPRESENT (43).
+ */
+export interface ChunkOpReply {
+  readonly status: number;
+}
+
 /** Headers of a metadata request. */
 export const Header = {
   /** Slot of the inode that owns the request (decimal), or "*" for every shard. */

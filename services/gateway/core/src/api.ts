@@ -9,6 +9,20 @@
  */
 import type { MetaRequest, Result, Route } from "@antler/ops";
 
+/**
+ * Where clients reach a chunkserver (READ_CHUNK / WRITE_CHUNK replies list chunkservers by
+ * address). The shell keeps a cache of the chunkserver registry and answers synchronously;
+ * undefined = not connected now (that copy is left out of the reply).
+ */
+export interface ChunkserverAddress {
+  readonly ip: number;
+  readonly port: number;
+  /** The chunkserver's version (0x000300EA for 3.0.117): the client chooses its write protocol by it. */
+  readonly version: number;
+  readonly labelMask: number;
+}
+export type ChunkserverLocator = (csid: number) => ChunkserverAddress | undefined;
+
 /** What the gateway persists about a client session (in Redis), enough to resume it anywhere. */
 export interface SessionRecord {
   readonly sessionId: number;

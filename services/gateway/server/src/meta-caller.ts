@@ -102,13 +102,13 @@ export function createMetaCaller(options: MetaCallerOptions): MetaCaller {
 
   return {
     call(request, route) {
-      const slot = route === "all" ? "*" : String(slotOfInode(route.inode));
+      const slot = route === "all" ? "*" : String("slot" in route ? route.slot : slotOfInode(route.inode));
       // Attributes and trace headers are built only when spans are recorded (telemetry on).
       const tracing = isTracing();
       const attributes = tracing
         ? {
             "antler.session": request.ctx.sessionId,
-            ...(route === "all" ? {} : { "antler.inode": route.inode }),
+            ...(route !== "all" && "inode" in route ? { "antler.inode": route.inode } : {}),
             ...(request.ctx.requestId === undefined ? {} : { "antler.request_id": request.ctx.requestId }),
           }
         : noAttributes;

@@ -18,7 +18,7 @@
  *
  * Nothing here reads a clock or a random source: time comes in as `nowMs`.
  */
-import type { Command, Ctx, Result } from "@antler/ops";
+import type { ChunkOpCommand, Command, Ctx, Result } from "@antler/ops";
 import type { LogEntry } from "./log-entry.ts";
 
 /**
@@ -31,6 +31,48 @@ export interface Execution {
   readonly result: Result;
   /** The change to make durable before replying; null when nothing changed (reads, failures). */
   readonly entry: LogEntry | null;
+  /**
+   * Present when the command needs chunkservers before it can answer (WRITE_CHUNK creating,
+   * bumping or copying a chunk; TRUNCATE inside a chunk; chunk reports asking for deletions).
+   * Then `result` is NOT the answer for the client: the shell makes `entry` durable, sends each
+   * command to its chunkserver (through the gateway holding the link), waits for all of them
+   * (limits.chunkOpTimeoutMs each) and calls finishChunkWork with the outcomes; that returns the
+   * real answer (and its own entry to make durable before answering).
+   * Fire-and-forget work (deletions of unknown copies) has `awaited: false`: the shell sends the
+   * commands and answers `result` at once; it still reports outcomes through finishChunkWork.
+   */
+  readonly chunkWork?: ChunkWork;
+}
+
+/** One chunkserver command a shard decided; see ChunkOpCommand in @antler/ops. */
+export interface ChunkCommand {
+  readonly csid: number;
+  readonly command: ChunkOpCommand;
+}
+
+export interface ChunkWork {
+  /** Identifies the work in finishChunkWork; unique per machine instance, never reused. */
+  readonly workId: number;
+  readonly commands: readonly ChunkCommand[];
+  readonly awaited: boolean;
+}
+
+/** The outcome of one ChunkCommand: the chunkserver's status (0 = OK), CSNOTPRESENT if unreachable. */
+export interface ChunkCommandOutcome {
+  readonly csid: number;
+  readonly chunkId: bigint;
+  readonly status: number;
+}
+
+/** What the leader knows about a live chunkserver (from the registry; soft state, never logged). */
+export interface ChunkserverView {
+  readonly csid: number;
+  readonly labelMask: number;
+  /** Bytes free for new chunks; a server with too little is not chosen for new copies. */
+  readonly availSpace: bigint;
+  readonly totalSpace: bigint;
+  /** "registered" servers take new chunks; "maintenance" keep their copies counted but get no new ones. */
+  readonly state: "registered" | "maintenance";
 }
 
 export interface MetadataStateMachine {
@@ -41,6 +83,23 @@ export interface MetadataStateMachine {
    * execute(), the entry is already applied to this machine when it is returned.
    */
   maintain(nowMs: number): LogEntry | null;
+  /**
+   * Completes a ChunkWork: records which copies now exist at which version (an entry to make
+   * durable) and gives the final answer to the command that started it. Unknown or already
+   * finished workIds give { result: EINVAL, entry: null }. Only the leader has pending work; a
+   * new leader starts with none (locks and half-made chunks it inherits are resolved by their
+   * timeouts and by housekeeping).
+   */
+  finishChunkWork(workId: number, outcomes: readonly ChunkCommandOutcome[], nowMs: number): Execution;
+  /**
+   * Leader-only, rate-limited chunk housekeeping (limits.chunkHousekeepingCommandsPerPass):
+   * replicate chunks below goal, delete copies above goal, of wrong version, or of chunks no
+   * file uses any more, bump versions as mfsmaster does. The entry (if any) is already applied;
+   * the work is never awaited by a client.
+   */
+  housekeepChunks(nowMs: number): Execution;
+  /** The live chunkservers as the leader sees them now (replaces the previous view). */
+  observeChunkservers(servers: readonly ChunkserverView[]): void;
   encodeEntry(entry: LogEntry): Uint8Array;
   /** Throws LogDecodeError for bytes that are not a log entry of a known version. */
   decodeEntry(bytes: Uint8Array): LogEntry;

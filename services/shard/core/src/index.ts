@@ -3,7 +3,15 @@
  * every Command of @antler/ops as mfsmaster 3.0.117 would, turns each change into a versioned log
  * entry (applied by the same code live and on replay), and exports/imports whole snapshots.
  */
-export type { Execution, LogEntry, MetadataStateMachine } from "./api.ts";
+export type {
+  ChunkCommand,
+  ChunkCommandOutcome,
+  ChunkWork,
+  ChunkserverView,
+  Execution,
+  LogEntry,
+  MetadataStateMachine,
+} from "./api.ts";
 export { createStateMachine, type StateMachineOptions } from "./machine.ts";
 export { LogDecodeError, ReplayMismatchError } from "./errors.ts";
 export { snapshotFormatVersion } from "./snapshot.ts";
