@@ -1,5 +1,6 @@
 export { connectNats, type ConnectOptions, type NatsConnection } from "./connect.ts";
 export { FencedError, LogUnavailableError, type LogRecord, type LogStream, type TruncatableLogStream } from "./log-stream.ts";
+export type { LeaseObservation, LeaseRecord, LeaseStore } from "./lease-store.ts";
 export { ensureShardLog, JetStreamLogStream, type ShardLogOptions } from "./jetstream-log-stream.ts";
 export { ClusterMetaIdError, ensureClusterCreatedSeconds, ensureClusterMetaId, openBucket, type Bucket, type BucketEntry, type BucketWatch, type BucketOptions } from "./kv.ts";
 export { createPartsCollector, respondInParts, ReplyPartsError, type PartsCollector } from "./reply-parts.ts";

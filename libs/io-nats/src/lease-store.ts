@@ -8,22 +8,9 @@
  * is stopped by the fenced log append. The lease only decides who should try to lead.
  */
 
-/** The lease as stored. `holder` "" = released (a standby may take it at once). */
-export interface LeaseRecord {
-  /** Who leads: a process-unique id (shard id, replica id, process start). */
-  readonly holder: string;
-  /** Increases by one on every change of holder; a leader stamps its log entries' batches with it. */
-  readonly epoch: number;
-  /** Increases on every renewal; standbys judge liveness by seeing it change, never by clocks. */
-  readonly renewals: number;
-}
+import type { LeaseObservation, LeaseRecord } from "@antler/ops";
 
-export interface LeaseObservation {
-  /** Opaque, strictly increasing per change; 0 = the key does not exist. */
-  readonly revision: number;
-  /** null when the key does not exist. */
-  readonly record: LeaseRecord | null;
-}
+export type { LeaseObservation, LeaseRecord };
 
 export interface LeaseStore {
   /** The current value (a linearizable read where the store offers one). */

@@ -53,3 +53,4 @@ export {
   type ChunkOpRequest,
   type MetaRequest,
 } from "./transport.ts";
+export { leaseBucket, shardLeaseKey, type LeaseObservation, type LeaseRecord } from "./lease.ts";
