@@ -97,7 +97,10 @@ export interface Payloads {
   readchunk: ChunkLocation;
   writechunk: ChunkLocation;
   writechunkend: Record<never, never>;
-  /** counts[n] = chunks with n valid copies (n = 0..10, index 11 = more), as CHECK reports. */
+  /**
+   * As mfsmaster's CHECK: counts[n] = chunks with n valid copies for n = 0..9, counts[10] = ten
+   * or more, counts[11] = 0 (mfscheckfile requires exactly 12).
+   */
   checkfile: { readonly counts: readonly number[] };
   checkchunk: {
     readonly chunkId: bigint;

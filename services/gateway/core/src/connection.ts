@@ -28,12 +28,13 @@ import {
   NodeType,
   Status,
   nameFromBytes,
+  readOnlyKinds,
   routeOf,
   type Command,
   type Ctx,
   type Result,
 } from "@antler/ops";
-import type { ClientConnection, ConnectionAction, SessionDraft, SessionRecord } from "./api.ts";
+import type { ChunkserverLocator, ClientConnection, ConnectionAction, SessionDraft, SessionRecord } from "./api.ts";
 import type { ChunkserverSpaceTotals } from "./chunkserver-api.ts";
 import { matchExport, type ExportRule } from "./exports.ts";
 import { ctxFor, type Caller } from "./identity.ts";
@@ -61,6 +62,11 @@ export interface ClientConnectionOptions {
    * remembered result. The server passes a random boot id plus a link counter.
    */
   readonly requestIdPrefix?: string;
+  /**
+   * The chunkserver registry's addresses for the csids shards name in READ_CHUNK / WRITE_CHUNK /
+   * CHECK results. Absent: those requests are answered ENOTSUP (no chunk tier).
+   */
+  readonly chunkserverLocator?: ChunkserverLocator;
 }
 
 /** The version text ANTOAN_GET_VERSION reports with limits.announcedVersion. */
@@ -105,6 +111,13 @@ class Connection implements ClientConnection {
   readonly #requestIdPrefix: string;
   #lastReadMs: number | null = null;
   #lastSendMs: number | null = null;
+  /**
+   * Open from a successful RECONNECT (or a NEWSESSION that got its old session back) until this
+   * connection sends its first reply to a request: mfsmount re-sends every unanswered request
+   * after re-registering, so a mutating request arriving now may be one whose effect the shard
+   * already has; it goes out with ctx.maybeResend and the shard answers a match from memory.
+   */
+  #resendWindowOpen = false;
   #actions: ConnectionAction[] = [];
   #nowMs = 0;
 
@@ -184,8 +197,13 @@ class Connection implements ClientConnection {
     if (this.#phase === "closed") return [];
     this.#begin(nowMs);
     if (pending.kind === "session-reuse") {
-      if (record !== null && sameRules(record, pending.draft)) this.#registered(record);
-      else this.#createSession(pending.draft);
+      if (record !== null && sameRules(record, pending.draft)) {
+        this.#registered(record);
+        // The mount got its old session back (after RECONNECT said EPERM) and re-sends what was unanswered.
+        this.#resendWindowOpen = true;
+      } else {
+        this.#createSession(pending.draft);
+      }
     } else {
       assert(pending.kind === "session-resume", `session loaded for a ${pending.kind} token`);
       this.#resumed(pending.rcode, pending.version, record);
@@ -235,6 +253,16 @@ class Connection implements ClientConnection {
     this.#lastSendMs = this.#nowMs;
   }
 
+  /**
+   * The answer to a registered request; the first one closes the resend window. Keepalives and
+   * the TIME_SYNC / GET_VERSION answers do not: mfsmount's keepalive thread sends TIME_SYNC right
+   * after re-registering, independently of the worker threads' re-sends.
+   */
+  #reply(reply: MasterReply): void {
+    this.#send(reply);
+    this.#resendWindowOpen = false;
+  }
+
   #close(reason: string): void {
     if (this.#phase === "closed") return;
     this.#phase = "closed";
@@ -252,6 +280,19 @@ class Connection implements ClientConnection {
     const session = this.#session;
     assert(session !== null, "ctx without a session");
     return ctxFor(session, caller, `${this.#requestIdPrefix}${session.sessionId}:${msgid}:${this.#requestCounter++}`);
+  }
+
+  /**
+   * Ctx of a client request that expects a reply: a mutating one also carries its resendKey
+   * `${sessionId}:${msgid}` (the same on every connection and gateway, unlike requestId) and,
+   * when it arrived inside the resend window, maybeResend. Packets without msgid (SUSTAINED and
+   * AMTIME_INODES) get neither: mfsmount never re-sends them, and all would share msgid 0.
+   */
+  #requestCtx(caller: Caller, msgid: number, command: Command, maybeResend: boolean): Ctx {
+    const ctx = this.#ctx(caller, msgid);
+    if (readOnlyKinds.has(command.kind)) return ctx;
+    const resendKey = `${ctx.sessionId}:${msgid}`;
+    return maybeResend ? { ...ctx, resendKey, maybeResend: true } : { ...ctx, resendKey };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -310,7 +351,7 @@ class Connection implements ClientConnection {
     const replyType = codes.replyTypeOf(frame.type);
     if (registered && !isKnownRequestType(frame.type) && replyType !== null && frame.type !== codes.CLTOMA_FUSE_REGISTER && frame.payload.length >= 4) {
       const msgid = new DataView(frame.payload.buffer, frame.payload.byteOffset, 4).getUint32(0);
-      this.#send({ kind: "status", type: replyType, msgid, status: Status.ENOTSUP });
+      this.#reply({ kind: "status", type: replyType, msgid, status: Status.ENOTSUP });
       return;
     }
     this.#close(`bad request: ${error.message}`);
@@ -319,19 +360,22 @@ class Connection implements ClientConnection {
   #execute(request: ClientRequest): void {
     const session = this.#session;
     assert(session !== null && (this.#phase === "mount" || this.#phase === "tools"), "request without a session");
-    const plan = translateRequest(session, this.#phase, request);
+    const maybeResend = this.#resendWindowOpen;
+    const plan = translateRequest(session, this.#phase, request, this.#options.chunkserverLocator);
     switch (plan.kind) {
       case "none":
         return;
       case "reply":
-        this.#send(plan.reply);
+        this.#reply(plan.reply);
         return;
-      case "call":
-        this.#call(plan.command, this.#ctx(plan.caller, plan.msgid), { kind: "request", plan });
+      case "call": {
+        const ctx = plan.replyType === null ? this.#ctx(plan.caller, plan.msgid) : this.#requestCtx(plan.caller, plan.msgid, plan.command, maybeResend);
+        this.#call(plan.command, ctx, { kind: "request", plan });
         return;
+      }
       case "blocking-lock": {
         if (this.#locks.full) {
-          this.#send({ kind: "status", type: plan.replyType, msgid: plan.msgid, status: Status.EAGAIN });
+          this.#reply({ kind: "status", type: plan.replyType, msgid: plan.msgid, status: Status.EAGAIN });
           return;
         }
         const waiter: LockWaiter = {
@@ -342,6 +386,7 @@ class Connection implements ClientConnection {
           retryAtMs: this.#nowMs,
           inFlight: false,
           interrupted: false,
+          maybeResend,
         };
         this.#locks.add(waiter);
         this.#tryLock(waiter);
@@ -354,10 +399,10 @@ class Connection implements ClientConnection {
             waiter.interrupted = true;
           } else {
             this.#locks.remove(waiter);
-            this.#send({ kind: "status", type: waiter.replyType, msgid: waiter.msgid, status: Status.EINTR });
+            this.#reply({ kind: "status", type: waiter.replyType, msgid: waiter.msgid, status: Status.EINTR });
           }
         }
-        this.#send({ kind: "status", type: plan.replyType, msgid: plan.msgid, status: Status.OK });
+        this.#reply({ kind: "status", type: plan.replyType, msgid: plan.msgid, status: Status.OK });
         return;
       }
     }
@@ -368,10 +413,10 @@ class Connection implements ClientConnection {
     if (result.status !== Status.OK) {
       // Never let internal "answer later" statuses reach a client (protocol §5).
       assert(result.status !== Status.WAITING && result.status !== Status.DELAYED, "deferred status in a result");
-      this.#send({ kind: "status", type: plan.replyType, msgid: plan.msgid, status: result.status });
+      this.#reply({ kind: "status", type: plan.replyType, msgid: plan.msgid, status: result.status });
       return;
     }
-    this.#send(this.#withChunkserverSpace(plan.success(result)));
+    this.#reply(this.#withChunkserverSpace(plan.success(result)));
   }
 
   #withChunkserverSpace(reply: MasterReply): MasterReply {
@@ -384,9 +429,15 @@ class Connection implements ClientConnection {
   // -------------------------------------------------------------------------------------------
   // Blocking locks
 
+  /**
+   * Only the first attempt can be a re-send's: later ones are the gateway's own retries, and a
+   * remembered EAGAIN answered to them again would keep the lock waiting for nothing.
+   */
   #tryLock(waiter: LockWaiter): void {
     waiter.inFlight = true;
-    this.#call(waiter.command, this.#ctx(waiter.caller, waiter.msgid), { kind: "lock-try", waiter });
+    const ctx = this.#requestCtx(waiter.caller, waiter.msgid, waiter.command, waiter.maybeResend);
+    waiter.maybeResend = false;
+    this.#call(waiter.command, ctx, { kind: "lock-try", waiter });
   }
 
   #lockResult(waiter: LockWaiter, result: Result): void {
@@ -397,7 +448,7 @@ class Connection implements ClientConnection {
     }
     this.#locks.remove(waiter);
     const status = result.status === Status.OK ? Status.OK : waiter.interrupted ? Status.EINTR : result.status;
-    this.#send({ kind: "status", type: waiter.replyType, msgid: waiter.msgid, status });
+    this.#reply({ kind: "status", type: waiter.replyType, msgid: waiter.msgid, status });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -527,6 +578,8 @@ class Connection implements ClientConnection {
     this.#session = record;
     this.#phase = rcode === RegisterCode.RECONNECT ? "mount" : "tools";
     this.#sendResume(rcode, version, Status.OK);
+    // Tools sessions (rcode 4) resume a session id but have nothing to re-send.
+    this.#resendWindowOpen = rcode === RegisterCode.RECONNECT;
   }
 
   #resumeRefused(rcode: 3 | 4, version: number, status: number): void {

@@ -1,4 +1,4 @@
-export type { ClientConnection, ConnectionAction, SessionDraft, SessionRecord } from "./api.ts";
+export type { ChunkserverAddress, ChunkserverLocator, ClientConnection, ConnectionAction, SessionDraft, SessionRecord } from "./api.ts";
 export { createClientConnection, type ClientConnectionOptions } from "./connection.ts";
 export { ExportsParseError, disableBit, matchExport, parseExports, type ExportRule } from "./exports.ts";
 export { attrOut, ctxFor, inodeIn, inodeOut, mappedCaller, type Caller } from "./identity.ts";

@@ -22,6 +22,8 @@ export interface LockWaiter {
   retryAtMs: number;
   inFlight: boolean;
   interrupted: boolean;
+  /** The next attempt may be answered from the shard's re-send memory (only the first one). */
+  maybeResend: boolean;
 }
 
 export class LockWaiters {

@@ -142,14 +142,6 @@ test("GETDIRSTATS on a mount session answers the 56-byte form", () => {
   assert.equal(driver.sent.at(-1)!.payload.length, 60);
 });
 
-test("chunk operations are answered ENOTSUP with their own reply type until the chunk tier exists", () => {
-  const driver = new Driver();
-  driver.register();
-  driver.request({ kind: "readchunk", msgid: 5, inode: 3, chunkIndex: 0, chunkOpFlags: 0 });
-  assert.equal(driver.sent.at(-1)!.type, 433);
-  assert.equal(hex(driver.sent.at(-1)!.payload), "0000000527");
-});
-
 test("an unknown request type with a known reply type is ENOTSUP; malformed known ones close", () => {
   const driver = new Driver();
   driver.register();

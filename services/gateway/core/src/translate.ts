@@ -1,7 +1,8 @@
 /**
  * One registered request → what to do with it: a Command for the metadata tier plus how to turn
  * its Result into the MooseFS reply, a reply answered here (read-only session, disabled operation,
- * session limits, not supported), or nothing (housekeeping packets that expect no reply).
+ * session limits, not supported), or nothing (housekeeping packets that expect no reply). File
+ * data requests (chunks, CHECK, SNAPSHOT) are translated in file-data.ts.
  *
  * Session rules applied here, as mfsmaster applies them before its filesystem code runs:
  * read-only sessions (EROFS for changes), export `disable=` bits (EPERM), goal and trash-time
@@ -32,8 +33,9 @@ import {
   type Success,
   type ValueCounts,
 } from "@antler/ops";
-import type { SessionRecord } from "./api.ts";
+import type { ChunkserverLocator, SessionRecord } from "./api.ts";
 import { disableBit } from "./exports.ts";
+import { translateFileData } from "./file-data.ts";
 import { anonymousGid, attrOut, inodeIn, inodeOut, mappedCaller, type Caller } from "./identity.ts";
 
 /** Which kind of registered connection a request arrived on (GETDIRSTATS answers differ). */
@@ -108,7 +110,11 @@ function withoutNul(bytes: Uint8Array): Uint8Array {
   return bytes.length > 0 && bytes[bytes.length - 1] === 0 ? bytes.subarray(0, bytes.length - 1) : bytes;
 }
 
-export function translateRequest(session: SessionRecord, sessionKind: SessionKind, request: ClientRequest): Plan {
+/**
+ * `locator` turns the shard's chunkserver ids into addresses for READ/WRITE_CHUNK and CHECK
+ * replies; without it those requests are answered ENOTSUP (file-data.ts).
+ */
+export function translateRequest(session: SessionRecord, sessionKind: SessionKind, request: ClientRequest, locator?: ChunkserverLocator): Plan {
   const ro = readOnly(session);
   const inode = (n: number): number => inodeIn(session, n);
   const out = (n: number): number => inodeOut(session, n);
@@ -519,18 +525,12 @@ export function translateRequest(session: SessionRecord, sessionKind: SessionKin
         };
       });
     }
-    // Chunk operations, CHECK and SNAPSHOT need the chunk tier, which does not exist yet: the
-    // client gets the expected reply type with ENOTSUP (protocol §1.7).
     case "readchunk":
-      return status(codes.MATOCL_FUSE_READ_CHUNK, request.msgid, Status.ENOTSUP);
     case "writechunk":
-      return status(codes.MATOCL_FUSE_WRITE_CHUNK, request.msgid, ro ? Status.EROFS : Status.ENOTSUP);
     case "writechunkend":
-      return status(codes.MATOCL_FUSE_WRITE_CHUNK_END, request.msgid, Status.ENOTSUP);
     case "check":
-      return status(codes.MATOCL_FUSE_CHECK, request.msgid, Status.ENOTSUP);
     case "snapshot":
-      return status(codes.MATOCL_FUSE_SNAPSHOT, request.msgid, ro ? Status.EROFS : Status.ENOTSUP);
+      return translateFileData(session, request, locator);
     case "register":
     case "nop":
     case "getversion":
