@@ -8,13 +8,23 @@
  * write still in flight. A link that lost its csid to a newer connection of the same chunkserver
  * (`supersede`) stops writing altogether, so it cannot mark the new link's record disconnected.
  *
+ * Chunk operations (the data path): `sendChunkOp` writes a MATOCS_* message and waits for the
+ * chunkserver's reply, matched by (op, chunk id) (chunk-op-pending.ts); when the link goes, every
+ * operation still out answers CSNOTPRESENT. Chunk reports (registration, NEW, LOST/DAMAGED) go to
+ * the shards through chunk-reports.ts, in order: the chunkserverreset when the chunkserver starts
+ * registering, before any of its copies.
+ *
  * Isolation: a throw from the core or an action costs only this connection (logged, socket
  * destroyed), exactly as for client links.
  */
 import type { Socket } from "node:net";
 import { limits } from "@antler/base";
 import type { ChunkserverAction, ChunkserverConnection, ChunkserverRecord } from "@antler/gateway-core";
+import { encodeMasterToChunkserver, type MasterToChunkserver } from "@antler/mfs-wire";
+import { Status } from "@antler/ops";
 import type { Logger } from "@antler/telemetry";
+import { PendingChunkOps, type ChunkOpKey } from "./chunk-op-pending.ts";
+import type { ChunkReports } from "./chunk-reports.ts";
 
 /** The registry operations a link needs (a ChunkserverRegistry from libs/io-redis fits). */
 export interface ChunkserverRegistryPort {
@@ -30,6 +40,10 @@ export interface ChunkserverLinkContext {
   readonly nowMs: () => number;
   /** Called once the link knows its csid; the listener uses it to find a stale link of the same CS. */
   readonly onCsid: (link: ChunkserverLink, csid: number) => void;
+  /** Chunk reports of one link to the shards; absent: reports are only logged (tests of the link alone). */
+  readonly createReports?: () => ChunkReports;
+  /** How long a chunk operation waits for its reply; default limits.chunkOpTimeoutMs. */
+  readonly chunkOpTimeoutMs?: number;
 }
 
 export class ChunkserverLink {
@@ -45,12 +59,18 @@ export class ChunkserverLink {
   #superseded = false;
   #reportedCopies = 0;
   #lastState: ChunkserverRecord["state"] | null = null;
+  readonly #pendingOps: PendingChunkOps;
+  readonly #reports: ChunkReports | null;
+  /** The chunkserverreset of this link's registration is queued (once per link: one registration). */
+  #resetQueued = false;
 
   constructor(socket: Socket, connection: ChunkserverConnection, context: ChunkserverLinkContext, onGone: () => void) {
     this.#socket = socket;
     this.#connection = connection;
     this.#context = context;
     this.#onGone = onGone;
+    this.#pendingOps = new PendingChunkOps(context.chunkOpTimeoutMs ?? limits.chunkOpTimeoutMs);
+    this.#reports = context.createReports?.() ?? null;
     this.#log = context.log.child({ peer: `${socket.remoteAddress}:${socket.remotePort}` });
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => {
@@ -65,9 +85,29 @@ export class ChunkserverLink {
     return this.#csid;
   }
 
-  /** Registry writes queued so far have all settled (for a graceful stop). */
-  settled(): Promise<void> {
-    return this.#writes;
+  /** Registry writes and chunk reports queued so far have all settled (for a graceful stop). */
+  async settled(): Promise<void> {
+    await this.#writes;
+    await this.#reports?.settled();
+  }
+
+  /** Chunk operations sent and not yet answered. */
+  get chunkOpsWaiting(): number {
+    return this.#pendingOps.waiting;
+  }
+
+  /**
+   * Sends one chunk operation and resolves with the chunkserver's status: CSNOTPRESENT when the
+   * link is closing or goes before the reply, or no reply comes within the timeout.
+   */
+  sendChunkOp(message: Extract<MasterToChunkserver, { chunkId: bigint } | { newChunkId: bigint }>): Promise<number> {
+    if (this.#closing) return Promise.resolve(Status.CSNOTPRESENT);
+    const bytes = encodeMasterToChunkserver(message);
+    const chunkId = "newChunkId" in message ? message.newChunkId : message.chunkId;
+    // Registered before the write: a reply can never arrive before its operation is known.
+    const status = this.#pendingOps.add(message.kind as ChunkOpKey, chunkId);
+    this.#socket.write(bytes);
+    return status;
   }
 
   tick(nowMs: number): void {
@@ -123,16 +163,22 @@ export class ChunkserverLink {
           break;
         case "chunks-reported":
           this.#reportedCopies += action.chunks.length;
-          // Routing copies to the shards that own their files is the next step of the data path.
           this.#log.debug("chunk copies reported", { csid: action.csid, source: action.source, copies: action.chunks.length });
+          if (!this.#superseded) this.#reports?.copies(action.csid, action.source, action.chunks);
           break;
         case "chunks-gone":
           this.#log.info("chunk copies gone", { csid: action.csid, source: action.source, copies: action.chunkIds.length });
+          if (!this.#superseded) this.#reports?.gone(action.csid, action.chunkIds);
           break;
-        case "chunk-op-reply":
-          // No chunk operation is sent yet, so any reply is unexpected but harmless.
-          this.#log.warn("unexpected chunk operation reply", { csid: action.csid, reply: action.reply.kind });
+        case "chunk-op-reply": {
+          const reply = action.reply;
+          const op: ChunkOpKey = reply.kind === "replicate-status" ? "replicate" : reply.op;
+          if (!this.#pendingOps.settle(op, reply.chunkId, reply.status)) {
+            // Its operation timed out long ago, or the chunkserver answers something never asked.
+            this.#log.warn("chunk operation reply matches nothing sent", { csid: action.csid, op, chunkId: reply.chunkId.toString(), status: reply.status });
+          }
           break;
+        }
       }
     }
   }
@@ -162,6 +208,12 @@ export class ChunkserverLink {
       this.#context.onCsid(this, record.csid);
       if (this.#superseded) return;
     }
+    if (record.state === "registering" && !this.#resetQueued) {
+      // The shards forget what this chunkserver reported before; its copies follow on the same chain.
+      this.#resetQueued = true;
+      this.#reports?.reset(record.csid);
+    }
+    if (record.state !== "registering") this.#reports?.flush();
     if (record.state === "registered" && this.#lastState !== "registered") {
       this.#log.info("chunkserver registered", { port: record.port, version: record.version, copies: this.#reportedCopies, totalSpace: record.space.totalSpace.toString() });
     }
@@ -180,6 +232,8 @@ export class ChunkserverLink {
     this.#closed = true;
     this.#closing = true;
     this.#guard("closed", () => this.#connection.closed(this.#context.nowMs()));
+    this.#pendingOps.failAll(Status.CSNOTPRESENT);
+    this.#reports?.close();
     this.#onGone();
   }
 }

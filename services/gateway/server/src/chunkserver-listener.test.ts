@@ -9,86 +9,19 @@
  */
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
-import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createChunkserverConnection } from "@antler/gateway-core";
 import { connectRedis, createChunkserverRegistry, type ChunkserverRegistry, type RedisClient } from "@antler/io-redis";
-import {
-  FrameDecoder,
-  decodeMasterToChunkserver,
-  emptySpaceReport,
-  encodeChunkserverMessage,
-  type ChunkserverMessage,
-  type MasterToChunkserver,
-} from "@antler/mfs-wire";
+import type { ChunkserverMessage } from "@antler/mfs-wire";
 import { createLogger } from "@antler/telemetry";
 import { startRedis, type RedisHandle } from "@antler/testkit";
 import { listenForChunkservers, type ChunkserverListener } from "./chunkserver-listener.ts";
+import { FakeChunkserver, fakeChunkserverSpace, registerBegin as begin, until } from "./test-support/fake-chunkserver.ts";
 
 const quietLog = createLogger("test", { level: "error", write: () => {} });
 const metaId = 0x1234n;
-const space = { ...emptySpaceReport, usedSpace: 10n, totalSpace: 1_000n };
-
-/** A scripted chunkserver: sends messages, collects what the gateway answers. */
-class FakeChunkserver {
-  readonly received: MasterToChunkserver[] = [];
-  readonly #decoder = new FrameDecoder(10_000);
-  readonly #socket: Socket;
-  readonly closed: Promise<void>;
-
-  private constructor(socket: Socket) {
-    this.#socket = socket;
-    socket.on("data", (chunk: Buffer) => {
-      for (const frame of this.#decoder.push(chunk)) this.received.push(decodeMasterToChunkserver(frame));
-    });
-    this.closed = new Promise((resolve) => socket.once("close", () => resolve()));
-    socket.on("error", () => {});
-  }
-
-  static async connect(port: number): Promise<FakeChunkserver> {
-    const socket = connect({ host: "127.0.0.1", port });
-    await new Promise<void>((resolve, reject) => {
-      socket.once("connect", resolve);
-      socket.once("error", reject);
-    });
-    return new FakeChunkserver(socket);
-  }
-
-  send(...messages: ChunkserverMessage[]): void {
-    for (const message of messages) this.#socket.write(encodeChunkserverMessage(message));
-  }
-
-  async waitFor(count: number): Promise<MasterToChunkserver[]> {
-    await until(() => this.received.length >= count);
-    return this.received;
-  }
-
-  /** BEGIN, wait for the ACK (a chunkserver is lock-step), END. */
-  async register(csid: number): Promise<void> {
-    const before = this.received.length;
-    this.send(begin(csid));
-    await this.waitFor(before + 1);
-    this.send({ kind: "register-end", form: 6, space: null });
-  }
-
-  destroy(): void {
-    this.#socket.destroy();
-  }
-}
-
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error("condition not reached in time");
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-function begin(csid: number): ChunkserverMessage {
-  return { kind: "register-begin", form: 6, passcode: null, version: 0x000300ea, ip: 0x0ad53c02, port: 9422, timeoutSeconds: 0, csid, space };
-}
 
 describe("chunkserver listener with a real registry", () => {
   let dir: string;
@@ -178,7 +111,7 @@ describe("chunkserver listener with a real registry", () => {
     await good.register(301);
     await until(async () => (await registry.get(301))?.state === "registered");
     const bad = await FakeChunkserver.connect(listener.port);
-    bad.send({ kind: "space", layoutBytes: 40, space });
+    bad.send({ kind: "space", layoutBytes: 40, space: fakeChunkserverSpace });
     await bad.closed;
     good.send({ kind: "current-load", load: 3, hlStatus: 1 });
     await until(async () => (await registry.get(301))?.load === 3);

@@ -30,6 +30,8 @@ export interface ChunkserverListener {
   readonly host: string;
   readonly port: number;
   linkCount(): number;
+  /** The link of a chunkserver on this listener (the newest, when it reconnected). */
+  linkOf(csid: number): ChunkserverLink | undefined;
   /** Stops accepting, ends every link (each writes its last registry record), waits (bounded). */
   close(drainMs?: number): Promise<void>;
 }
@@ -86,6 +88,7 @@ export async function listenForChunkservers(options: ChunkserverListenerOptions)
     host: options.host,
     port,
     linkCount: () => links.size,
+    linkOf: (csid) => byCsid.get(csid),
     async close(drainMs = limits.gatewayDrainMs) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       clearInterval(ticker);

@@ -4,7 +4,9 @@
  * after its disk scan, a non-zero total space; it stays connected for longer than its 10 s timeout
  * (so our keepalives and its NOPs work both ways), its log shows no complaint about the master,
  * a graceful stop (rver 63) leaves it in maintenance, and after a restart it keeps its csid. When mfsmount and /dev/fuse are there, a
- * real mount's statfs (what `df` shows) reports the chunkserver's total space.
+ * real mount's statfs (what `df` shows) reports the chunkserver's total space. Chunk operations a
+ * shard leader asks over NATS (test-support/chunk-op-probe-main.ts) are carried out by the real
+ * chunkserver and answered with its statuses.
  *
  * Chunkservers refuse a master on 127.x, so everything runs in a network namespace created here
  * (`antler-cs-<pid>`, 10.213.60.1/32 on its lo): nats-server, redis-server, the gateway process and
@@ -22,12 +24,15 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { base64Encode, encodeMessage, Status, type ChunkOpRequest } from "@antler/ops";
+import { makeChunkId } from "@antler/slots";
 import { createNetns, findExecutable, isRoot, natsServerBinary, redisServerBinary, type Netns } from "@antler/testkit";
 import { mainPath } from "./test-support/cluster.ts";
 
 const chunkserverBinary = findExecutable("mfschunkserver");
 const mfsmount = existsSync("/dev/fuse") ? findExecutable("mfsmount") : undefined;
 const standInShardPath = fileURLToPath(new URL("./test-support/stand-in-shard-main.ts", import.meta.url));
+const chunkOpProbePath = fileURLToPath(new URL("./test-support/chunk-op-probe-main.ts", import.meta.url));
 const run = promisify(execFile);
 /** mfsmount reports statfs in blocks of 64 KiB (MFSBLOCKSIZE). */
 const mountBlockBytes = 65_536n;
@@ -106,7 +111,7 @@ async function registryRecord(netns: Netns, csid: number): Promise<Record<string
   return record;
 }
 
-test("a real mfschunkserver registers with the gateway and stays connected", { skip, timeout: 120_000 }, async () => {
+test("a real mfschunkserver registers with the gateway, stays connected and carries out chunk operations", { skip, timeout: 120_000 }, async () => {
   const dir = await mkdtemp(join(tmpdir(), "antler-gateway-cs-"));
   const children: Child[] = [];
   const mountPoint = join(dir, "mnt");
@@ -139,27 +144,32 @@ test("a real mfschunkserver registers with the gateway and stays connected", { s
     }, logsOf);
     assert.equal(ready.chunkserverPort, 9420, "READY names the chunkserver port");
 
-    const csDir = join(dir, "cs");
-    await mkdir(join(csDir, "hdd"), { recursive: true });
-    await writeFile(join(csDir, "mfshdd.cfg"), `${join(csDir, "hdd")}/\n`);
-    await writeFile(
-      join(csDir, "mfschunkserver.cfg"),
-      [
-        "WORKING_USER = root",
-        "WORKING_GROUP = root",
-        `SYSLOG_IDENT = antler-cs-test-${process.pid}`,
-        `DATA_PATH = ${csDir}`,
-        `HDD_CONF_FILENAME = ${join(csDir, "mfshdd.cfg")}`,
-        "HDD_TEST_FREQ = 0",
-        `MASTER_HOST = ${address}`,
-        "MASTER_PORT = 9420",
-        `BIND_HOST = ${address}`,
-        `CSSERV_LISTEN_HOST = ${address}`,
-        `CSSERV_LISTEN_PORT = ${csDataPort}`,
-        "",
-      ].join("\n"),
-    );
-    const chunkserver = start(ns, "mfschunkserver", chunkserverBinary!, ["-f", "-c", join(csDir, "mfschunkserver.cfg"), "start"]);
+    /** A chunkserver's data directory and configuration; returns the configuration file. */
+    const configureChunkserver = async (name: string, dataPort: number): Promise<string> => {
+      const csDir = join(dir, name);
+      await mkdir(join(csDir, "hdd"), { recursive: true });
+      await writeFile(join(csDir, "mfshdd.cfg"), `${join(csDir, "hdd")}/\n`);
+      await writeFile(
+        join(csDir, "mfschunkserver.cfg"),
+        [
+          "WORKING_USER = root",
+          "WORKING_GROUP = root",
+          `SYSLOG_IDENT = antler-${name}-test-${process.pid}`,
+          `DATA_PATH = ${csDir}`,
+          `HDD_CONF_FILENAME = ${join(csDir, "mfshdd.cfg")}`,
+          "HDD_TEST_FREQ = 0",
+          `MASTER_HOST = ${address}`,
+          "MASTER_PORT = 9420",
+          `BIND_HOST = ${address}`,
+          `CSSERV_LISTEN_HOST = ${address}`,
+          `CSSERV_LISTEN_PORT = ${dataPort}`,
+          "",
+        ].join("\n"),
+      );
+      return join(csDir, "mfschunkserver.cfg");
+    };
+    const csConfig = await configureChunkserver("cs", csDataPort);
+    const chunkserver = start(ns, "mfschunkserver", chunkserverBinary!, ["-f", "-c", csConfig, "start"]);
     children.push(chunkserver);
 
     // A fresh cluster hands out csid 1. Registered, with its data port, and space once the scan is done.
@@ -198,16 +208,61 @@ test("a real mfschunkserver registers with the gateway and stays connected", { s
     assert.equal(later.state, "registered");
     assert.ok(Number(later.updated) > Number(registered.updated), "the link keeps refreshing its record (TTL)");
 
+    // Chunk operations as a shard leader sends them: MATOCS_* on the link, CSTOMA_* statuses back.
+    const chunk = makeChunkId(1, 1n);
+    const copy = makeChunkId(1, 2n);
+    const requests: ChunkOpRequest[] = [
+      { csid: 1, command: { op: "create", chunkId: chunk, version: 1 } },
+      { csid: 1, command: { op: "create", chunkId: chunk, version: 1 } },
+      { csid: 1, command: { op: "set-version", chunkId: chunk, version: 2, oldVersion: 1 } },
+      { csid: 1, command: { op: "duplicate", chunkId: copy, version: 1, oldChunkId: chunk, oldVersion: 2 } },
+      { csid: 1, command: { op: "truncate", chunkId: chunk, length: 1000, version: 3, oldVersion: 2 } },
+      { csid: 1, command: { op: "delete", chunkId: copy, version: 1 } },
+      { csid: 1, command: { op: "delete", chunkId: chunk, version: 0 } },
+      { csid: 1, command: { op: "delete", chunkId: chunk, version: 0 } },
+      { csid: 2, command: { op: "create", chunkId: chunk, version: 1 } },
+    ];
+    const chunkOps = async (list: ChunkOpRequest[]): Promise<number[]> => {
+      const probe = await ns.exec(process.execPath, [chunkOpProbePath, `nats://127.0.0.1:${natsPort}`, "gw-cs-test", base64Encode(encodeMessage(list))], { timeoutMs: 60_000 });
+      return JSON.parse(probe.stdout) as number[];
+    };
+    assert.deepEqual(
+      await chunkOps(requests),
+      [Status.OK, Status.CHUNKEXIST, Status.OK, Status.OK, Status.OK, Status.OK, Status.OK, Status.NOCHUNK, Status.CSNOTPRESENT],
+      `chunk operation statuses\n${logsOf()}`,
+    );
+
+    // Replication: a second chunkserver pulls a copy from the first, whose address the gateway resolves.
+    const second = start(ns, "mfschunkserver 2", chunkserverBinary!, ["-f", "-c", await configureChunkserver("cs2", csDataPort + 1), "start"]);
+    children.push(second);
+    await waitFor("second chunkserver registered with space", 30_000, async () => {
+      const record = await registryRecord(ns, 2);
+      return record.state === "registered" && BigInt(record.total ?? "0") > 0n ? record : undefined;
+    }, logsOf);
+    const replicated = makeChunkId(1, 3n);
+    assert.deepEqual(
+      await chunkOps([
+        { csid: 1, command: { op: "create", chunkId: replicated, version: 1 } },
+        { csid: 2, command: { op: "replicate", chunkId: replicated, version: 1, sourceCsid: 1 } },
+        // The copy exists on the second server at version 1: deleting exactly that version works.
+        { csid: 2, command: { op: "delete", chunkId: replicated, version: 1 } },
+        { csid: 1, command: { op: "delete", chunkId: replicated, version: 1 } },
+      ]),
+      [Status.OK, Status.OK, Status.OK, Status.OK],
+      `replication statuses\n${logsOf()}`,
+    );
+    await stop(second);
+
     // A graceful stop says goodbye (rver 63): the CS is in maintenance, not simply gone.
     await stop(chunkserver);
     await waitFor("maintenance after a graceful stop", 10_000, async () => ((await registryRecord(ns, 1)).state === "maintenance" ? true : undefined), logsOf);
 
     // Restarted, it brings csid 1 from its chunkserverid.mfs and keeps it: no new id is allocated.
-    const restarted = start(ns, "mfschunkserver (restarted)", chunkserverBinary!, ["-f", "-c", join(csDir, "mfschunkserver.cfg"), "start"]);
+    const restarted = start(ns, "mfschunkserver (restarted)", chunkserverBinary!, ["-f", "-c", csConfig, "start"]);
     children.push(restarted);
     await waitFor("registered again with csid 1", 30_000, async () => ((await registryRecord(ns, 1)).state === "registered" ? true : undefined), logsOf);
     const { stdout: counter } = await ns.exec(redisCli!, ["-h", "127.0.0.1", "-p", String(redisPort), "--raw", "GET", "antler:cs:next"], { timeoutMs: 5_000 });
-    assert.equal(counter.trim(), "1", "the restarted chunkserver got no new csid");
+    assert.equal(counter.trim(), "2", "the restarted chunkserver got no new csid (the second one has 2)");
   } finally {
     if (await isMounted(mountPoint).catch(() => false)) {
       await run("umount", [mountPoint], { timeout: 10_000 }).catch(() => run("umount", ["-l", mountPoint]).catch(() => {}));

@@ -10,7 +10,10 @@ import { createChunkserverConnection, createClientConnection, ExportsParseError,
 import { connectNats, ensureClusterMetaId, openBucket } from "@antler/io-nats";
 import { connectRedis, createChunkserverRegistry, createSessionStore, startGatewayHeartbeat } from "@antler/io-redis";
 import { createLogger, startTelemetry } from "@antler/telemetry";
+import { serveChunkOps } from "./chunk-op-service.ts";
+import { ChunkReports } from "./chunk-reports.ts";
 import { listenForChunkservers } from "./chunkserver-listener.ts";
+import { startChunkserverLocator } from "./chunkserver-locator.ts";
 import { listenForClients } from "./client-listener.ts";
 import { startClusterSpaceCache } from "./cluster-space.ts";
 import { ConfigError, gatewayEnv, readGatewayConfig } from "./config.ts";
@@ -68,17 +71,37 @@ async function main(): Promise<void> {
   const chunkservers = createChunkserverRegistry(redis);
   const clusterSpace = startClusterSpaceCache(chunkservers, log);
   await clusterSpace.refresh();
+  // Where clients reach chunkservers (READ_CHUNK/WRITE_CHUNK replies) and replication sources are.
+  const locator = startChunkserverLocator(chunkservers, log);
+  await locator.refresh();
+  // Chunk reports are system requests; their ids share the boot id but never a client link's form.
+  let reportCounter = 0;
+  const reportLog = log.child({ link: "chunk-reports" });
   const chunkserverListener = await listenForChunkservers({
     host: config.clientHost,
     port: config.chunkserverPort,
     createConnection: (peerIp) => createChunkserverConnection({ peerIp, metaId }),
-    context: { gatewayId: config.gatewayId, registry: chunkservers, log: log.child({ link: "chunkserver" }), nowMs: Date.now },
+    context: {
+      gatewayId: config.gatewayId,
+      registry: chunkservers,
+      log: log.child({ link: "chunkserver" }),
+      nowMs: Date.now,
+      createReports: () => new ChunkReports({ caller, log: reportLog, requestIds: () => `${bootId}.r${(++reportCounter).toString(36)}` }),
+    },
+  });
+  // Shard leaders' chunk operations for the chunkservers linked here.
+  const chunkOps = serveChunkOps({
+    nats,
+    gatewayId: config.gatewayId,
+    linkOf: (csid) => chunkserverListener.linkOf(csid),
+    addressOf: (csid) => locator.resolve(csid),
+    log: log.child({ link: "chunk-ops" }),
   });
 
   const listener = await listenForClients({
     host: config.clientHost,
     port: config.clientPort,
-    createConnection: (peerIp) => createClientConnection({ peerIp, metaId, exports, chunkserverSpace: clusterSpace.current }),
+    createConnection: (peerIp) => createClientConnection({ peerIp, metaId, exports, chunkserverSpace: clusterSpace.current, chunkserverLocator: locator.locate }),
     context: {
       gatewayId: config.gatewayId,
       caller,
@@ -121,9 +144,12 @@ async function main(): Promise<void> {
     // Reverse order. Clients first: stop accepting and reading, let the calls in flight answer
     // (bounded), then end the connections; mounts reconnect elsewhere and re-send the rest.
     await listener.close();
-    // Chunkservers next: each link writes its last registry record (disconnected) before Redis closes.
+    // Chunkservers next: no new chunk operations; each link answers what is out (CSNOTPRESENT) and
+    // writes its last registry record (disconnected) before Redis closes.
+    chunkOps.stop();
     await chunkserverListener.close();
     clusterSpace.stop();
+    locator.stop();
     // Retries still pending (their sockets are gone) give up now instead of for 30 s.
     caller.abort();
     await heartbeat.stop().catch((err: unknown) => log.warn("heartbeat stop failed", { err }));

@@ -10,14 +10,25 @@
  *
  * One span per request (parent: the trace context in the request headers); the log append is a
  * child span of the request that opened the batch, linked to every other request in it.
+ *
+ * Executions that need chunkservers (ChunkWork) are carried by chunk-work.ts under the same rule:
+ * their commands go out once their entry is durable, and the answer follows the entry of
+ * finishChunkWork. A retry of such a request (same request id) that arrives while its work is
+ * still out joins it instead of executing again, and gets the same answer. The leader also runs
+ * chunk housekeeping (chunk-housekeeping.ts) while it serves.
  */
+import { limits } from "@antler/base";
 import { FencedError, LogUnavailableError, respondInParts, type LogStream, type Msg, type NatsConnection, type Subscription } from "@antler/io-nats";
 import { encodeMessage, shardRequestSubject, Status } from "@antler/ops";
 import { activeContext, extractTrace, SpanKind, withSpan, type Context, type Logger } from "@antler/telemetry";
+import { chunkserverDirectoryFromEnv, type ChunkserverDirectory } from "./chunk-directory.ts";
+import { startChunkHousekeeping, type ChunkHousekeeping } from "./chunk-housekeeping.ts";
+import { createNatsChunkOpSender, type ChunkOpSender } from "./chunk-op-sender.ts";
+import { ChunkWorkRunner } from "./chunk-work.ts";
 import { CommitQueue } from "./commit-queue.ts";
 import { encodeBatch } from "./log-batch.ts";
 import { parseMetaRequest } from "./request.ts";
-import type { ShardStateMachine } from "./state-machine.ts";
+import { managesChunks, type ShardExecution, type ShardStateMachine } from "./state-machine.ts";
 
 export interface ShardServerOptions<E> {
   readonly nc: NatsConnection;
@@ -39,6 +50,17 @@ export interface ShardServerOptions<E> {
    * entry count (the snapshotter feeds its replica from here). Must not throw or block.
    */
   readonly onCommitted?: (seq: number, record: Uint8Array, entries: number) => void;
+  /**
+   * The chunkserver registry (where each chunkserver's gateway is, which servers are live). Absent:
+   * for a chunk-managing state machine, one on the Redis at ANTLER_REDIS_URL, owned (closed on
+   * stop) by this server; null or no such variable: no chunkserver is reachable (every chunk
+   * operation fails with CSNOTPRESENT) and no housekeeping runs.
+   */
+  readonly chunkservers?: ChunkserverDirectory | null;
+  /** How chunk operations travel; default: NATS requests to the holding gateway. */
+  readonly chunkOpSender?: ChunkOpSender;
+  /** How often chunk housekeeping runs; 0 = never. Default limits.chunkHousekeepingIntervalMs. */
+  readonly chunkHousekeepingIntervalMs?: number;
 }
 
 export type StopReason = { readonly kind: "stopped" } | { readonly kind: "fatal"; readonly err: unknown; readonly fenced: boolean };
@@ -100,6 +122,20 @@ export function startShardServer<E>(options: ShardServerOptions<E>): ShardServer
     },
   });
 
+  const ownsDirectory = options.chunkservers === undefined;
+  const directory = ownsDirectory ? (managesChunks(sm) ? chunkserverDirectoryFromEnv(process.env, logger) : null) : (options.chunkservers ?? null);
+  if (managesChunks(sm) && directory === null) logger.warn("no chunkserver registry: chunk operations fail with CSNOTPRESENT, no chunk housekeeping");
+  const runner = new ChunkWorkRunner<E>({
+    sm,
+    sender: options.chunkOpSender ?? createNatsChunkOpSender({ nc, directory, logger }),
+    submit: (entry, release) => queue.submit(entry, release, activeContext()),
+    serving: () => serving,
+    nowMs,
+    logger,
+  });
+  /** Requests whose answer waits for chunk work, by request id, with the retries that joined them. */
+  const awaitingChunkWork = new Map<string, Msg[]>();
+
   const respond = (msg: Msg, data: Uint8Array): void => {
     if (msg.reply === undefined || msg.reply === "") return;
     try {
@@ -122,7 +158,15 @@ export function startShardServer<E>(options: ShardServerOptions<E>): ShardServer
           return;
         }
         span.setAttribute("antler.command", request.cmd.kind);
-        let execution;
+        const requestId = request.ctx.requestId;
+        const joined = requestId === undefined ? undefined : awaitingChunkWork.get(requestId);
+        if (joined !== undefined) {
+          // A retry of a request whose chunk work is still out: it gets that request's answer.
+          span.setAttribute("antler.joined", true);
+          joined.push(msg);
+          return;
+        }
+        let execution: ShardExecution<E>;
         try {
           execution = sm.execute(request.cmd, request.ctx, nowMs());
         } catch (err) {
@@ -131,18 +175,17 @@ export function startShardServer<E>(options: ShardServerOptions<E>): ShardServer
           respond(msg, encodeMessage({ status: Status.EINVAL }));
           return;
         }
-        const entry = execution.entry === null ? null : sm.encodeEntry(execution.entry);
-        const reply = encodeMessage(execution.result);
-        span.setAttribute("antler.status", execution.result.status);
+        const waiters = [msg];
+        const tracked = execution.chunkWork?.awaited === true && requestId !== undefined;
+        if (tracked) awaitingChunkWork.set(requestId, waiters);
         return new Promise<void>((resolve) =>
-          queue.submit(
-            entry,
-            () => {
-              respond(msg, reply);
-              resolve();
-            },
-            activeContext(),
-          ),
+          runner.carry(execution, (result) => {
+            if (tracked) awaitingChunkWork.delete(requestId);
+            span.setAttribute("antler.status", result.status);
+            const reply = encodeMessage(result);
+            for (const waiter of waiters) respond(waiter, reply);
+            resolve();
+          }),
         );
       },
       { parent: extractTrace(msg.headers), kind: SpanKind.SERVER },
@@ -173,11 +216,25 @@ export function startShardServer<E>(options: ShardServerOptions<E>): ShardServer
         }, maintainIntervalMs)
       : null;
 
+  const housekeepingIntervalMs = options.chunkHousekeepingIntervalMs ?? limits.chunkHousekeepingIntervalMs;
+  const housekeeping: ChunkHousekeeping | null =
+    managesChunks(sm) && directory !== null && housekeepingIntervalMs > 0
+      ? startChunkHousekeeping({ sm, runner, directory, intervalMs: housekeepingIntervalMs, serving: () => serving, nowMs, logger })
+      : null;
+
+  let directoryClosed: Promise<void> = Promise.resolve();
   function halt(reason: StopReason): void {
     if (!serving) return;
     serving = false;
     subscription.unsubscribe();
     if (maintainTimer !== null) clearInterval(maintainTimer);
+    housekeeping?.stop();
+    // Requests still waiting for chunk work get no answer from this server: their senders retry
+    // and reach the next leader.
+    awaitingChunkWork.clear();
+    if (ownsDirectory && directory !== null) {
+      directoryClosed = directory.close().catch((err: unknown) => logger.warn("chunkserver registry close failed", { err }));
+    }
     finish(reason);
   }
 
@@ -187,6 +244,7 @@ export function startShardServer<E>(options: ShardServerOptions<E>): ShardServer
     async stop() {
       halt({ kind: "stopped" });
       await queue.whenIdle();
+      await directoryClosed;
     },
   };
 }

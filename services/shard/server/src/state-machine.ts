@@ -4,9 +4,18 @@
  * type so tests can drive the server with a small fake.
  */
 import type { Command, Ctx, Result } from "@antler/ops";
+import type { ChunkCommandOutcome, ChunkserverView, ChunkWork } from "@antler/shard-core";
+
+/** One execution's outcome (shard-core's Execution, over any entry type). */
+export interface ShardExecution<E> {
+  readonly result: Result;
+  readonly entry: E | null;
+  /** Chunkserver commands to carry out once `entry` is durable (see shard-core api.ts). */
+  readonly chunkWork?: ChunkWork;
+}
 
 export interface ShardStateMachine<E> {
-  execute(cmd: Command, ctx: Ctx, nowMs: number): { readonly result: Result; readonly entry: E | null };
+  execute(cmd: Command, ctx: Ctx, nowMs: number): ShardExecution<E>;
   apply(entry: E): void;
   maintain(nowMs: number): E | null;
   encodeEntry(entry: E): Uint8Array;
@@ -23,4 +32,19 @@ export interface SnapshottableStateMachine<E> extends ShardStateMachine<E> {
 export function isSnapshottable<E>(sm: ShardStateMachine<E>): sm is SnapshottableStateMachine<E> {
   const candidate = sm as Partial<SnapshottableStateMachine<E>>;
   return typeof candidate.exportState === "function" && typeof candidate.importState === "function";
+}
+
+/**
+ * A state machine that manages chunk copies on chunkservers (the file-data path): the leader
+ * carries out its ChunkWork and reports the outcomes, and runs its housekeeping.
+ */
+export interface ChunkStateMachine<E> extends ShardStateMachine<E> {
+  finishChunkWork(workId: number, outcomes: readonly ChunkCommandOutcome[], nowMs: number): ShardExecution<E>;
+  housekeepChunks(nowMs: number): ShardExecution<E>;
+  observeChunkservers(servers: readonly ChunkserverView[]): void;
+}
+
+export function managesChunks<E>(sm: ShardStateMachine<E>): sm is ChunkStateMachine<E> {
+  const candidate = sm as Partial<ChunkStateMachine<E>>;
+  return typeof candidate.finishChunkWork === "function" && typeof candidate.housekeepChunks === "function" && typeof candidate.observeChunkservers === "function";
 }
