@@ -89,8 +89,8 @@ export const chunkserverRecordTtlMs = 30_000;
 export const chunkserverRecordRefreshMs = 5_000;
 /** STATFS reads the registry's space sum at most this often (cached in between). */
 export const chunkserverSpaceCacheMs = 1_000;
-/** A chunk operation sent to a chunkserver that has not answered after this long counts as failed (CSNOTPRESENT). */
-export const chunkOpTimeoutMs = 30_000;
+/** A chunk operation sent to a chunkserver that has not answered after this long counts as failed (CSNOTPRESENT); well below the gateway's 30 s request budget so the client gets the shard's answer, not a timeout. */
+export const chunkOpTimeoutMs = 10_000;
 /** A chunk locked by WRITE_CHUNK unlocks by itself after this long without WRITE_CHUNK_END (mfsmaster: 120 s). */
 export const chunkWriteLockMs = 120_000;
 /** Most chunk commands one housekeeping pass of a shard leader issues (replication/deletion are rate-limited). */
@@ -161,3 +161,60 @@ export const shardSnapshotIntervalMaxMs = 3_600_000;
 export const shardSnapshotsRetained = 2;
 /** Object store chunk size of a snapshot (below the JetStream max payload). */
 export const shardSnapshotChunkBytes = 512 * 1024;
+
+// Shard leader lease (services/shard/core lease, ARCHITECTURE §4). Budget for a leader's death:
+// its last renewal is at most shardLeaseRenewMs old, a standby claims after shardLeaseExpiryMs
+// without a change (+ one tick), then a CAS, the log tail and a subscribe (a few ms): ~0.6–0.7 s
+// to a serving standby, leaving ~0.3 s of the 1 s target for the gateway's retries (≤ 50 ms apart).
+/** A shard leader renews its lease (one KV compare-and-set) this often. */
+export const shardLeaseRenewMs = 100;
+/**
+ * A standby that saw the lease key unchanged this long (its own clock) claims it. 6 renewals: a
+ * leader survives event-loop stalls or slow KV writes of up to ~400 ms (seen on a 2-core box at
+ * load 15); shorter expiries made loaded leaders lose their lease spuriously.
+ */
+export const shardLeaseExpiryMs = 600;
+/**
+ * A leader stops serving once no renewal succeeded for shardLeaseExpiryMs minus this margin,
+ * measured from when that renewal was sent: it has stopped before any standby may claim, with
+ * room for clock-rate differences and the time between its checks.
+ */
+export const shardLeaseSelfFenceMarginMs = 100;
+/** How often the lease logic is ticked (takeover detection granularity). */
+export const shardLeaseTickMs = 25;
+/** One lease KV operation (read or CAS) waits this long; a leader must renew within its lease anyway. */
+export const shardLeaseOpTimeoutMs = 400;
+
+// Shard core chunk table (services/shard/core/src/chunks).
+/** On-disk header of a chunk (MFSHDRSIZE): counted in sizes as mfsmaster does, and needed free on a server for a new copy. */
+export const chunkHeaderBytes = 0x2000;
+/** Largest chunk index a file may have (MAX_INDEX); beyond is INDEXTOOBIG. */
+export const chunkIndexMax = 0x7fffffff;
+/** Chunks one housekeeping pass looks at (the rest wait for the next pass; bounds a pass's CPU time). */
+export const chunkHousekeepingChunksPerPass = 10_000;
+/** Recent resend keys (session:msgid) whose last mutating result a shard remembers for re-sent requests. */
+export const resendKeysRememberedMax = 10_000;
+
+// Gateway → shard retries across a shard leader failover (gateway meta-caller).
+/**
+ * An attempt still unanswered after this long is sent again (same request id) while it keeps
+ * waiting: a request that reached a leader which then died is retried at the new leader instead
+ * of waiting out metaRequestAttemptTimeoutMs. Doubles per hedge; far above a healthy reply time.
+ */
+export const metaRequestHedgeMs = 250;
+/** During this first part of a request's retries (a leader failover: lease expiry + takeover)... */
+export const metaRequestFailoverWindowMs = 3_000;
+/** ...the backoff between attempts that found no responders stays at most this small. */
+export const metaRequestFailoverBackoffMs = 50;
+
+// Router: forwarding to a shard whose leader may be changing (services/router).
+/**
+ * A shard whose lease has not changed for this long (2 renewals) is suspect: the router forwards
+ * its requests as its own requests, so a missing leader is told to the gateway at once (no
+ * responders) instead of letting the request vanish until the gateway's hedge.
+ */
+export const routerLeaderSuspectMs = 200;
+/** After a new holder took a shard's lease, its requests stay checked this long (it subscribes moments later). */
+export const routerTakeoverGraceMs = 300;
+/** A checked forward waits this long for the shard's reply before giving up (the gateway hedges anyway). */
+export const routerCheckedForwardTimeoutMs = 2_000;

@@ -40,6 +40,9 @@ export interface Execution {
    * real answer (and its own entry to make durable before answering).
    * Fire-and-forget work (deletions of unknown copies) has `awaited: false`: the shell sends the
    * commands and answers `result` at once; it still reports outcomes through finishChunkWork.
+   * While awaited work is pending, a retry of the same request (same requestId) gets
+   * { status: EAGAIN } and no work: a shell that can should instead hold such a retry and answer it
+   * with the first attempt's final result.
    */
   readonly chunkWork?: ChunkWork;
 }

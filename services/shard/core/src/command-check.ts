@@ -6,7 +6,7 @@
 import { limits } from "@antler/base";
 import type { Command, Ctx } from "@antler/ops";
 
-type Field = "u32" | "int" | "length" | "name" | "bool" | "bigint" | "bytes" | "acl?" | "u32[]" | "amtimes";
+type Field = "u32" | "int" | "length" | "name" | "bool" | "bigint" | "bytes" | "acl?" | "u32[]" | "amtimes" | "copies" | "bigint[]";
 
 const u32 = "u32";
 const schemas: Record<Command["kind"], Record<string, Field>> = {
@@ -48,6 +48,15 @@ const schemas: Record<Command["kind"], Record<string, Field>> = {
   geteattr: { inode: u32, gmode: "int" },
   seteattr: { inode: u32, uid: u32, eattr: "int", smode: "int" },
   getdirstats: { inode: u32 },
+  readchunk: { inode: u32, index: u32 },
+  writechunk: { inode: u32, index: u32, flags: "int" },
+  writechunkend: { inode: u32, index: u32, chunkId: "bigint", length: "length", flags: "int" },
+  checkfile: { inode: u32 },
+  checkchunk: { inode: u32, index: u32 },
+  snapshot: { inode: u32, parentDst: u32, nameDst: "name", smode: "int", umask: "int" },
+  chunkscopies: { slot: u32, csid: u32, fullReport: "bool", copies: "copies" },
+  chunksgone: { slot: u32, csid: u32, chunkIds: "bigint[]" },
+  chunkserverreset: { csid: u32 },
 };
 
 function isInt(v: unknown): v is number {
@@ -86,6 +95,13 @@ function isAmtimes(v: unknown): boolean {
   });
 }
 
+function isCopies(v: unknown): boolean {
+  return Array.isArray(v) && v.length <= limits.chunkReportBatchMax && v.every((e: unknown) => {
+    const copy = e as Record<string, unknown> | null;
+    return typeof copy === "object" && copy !== null && typeof copy.chunkId === "bigint" && isU32(copy.version);
+  });
+}
+
 function fieldOk(field: Field, v: unknown): boolean {
   switch (field) {
     case "u32": return isU32(v);
@@ -98,6 +114,8 @@ function fieldOk(field: Field, v: unknown): boolean {
     case "acl?": return isAcl(v);
     case "u32[]": return Array.isArray(v) && v.length <= limits.inodeListEntriesMax && v.every(isU32);
     case "amtimes": return isAmtimes(v);
+    case "copies": return isCopies(v);
+    case "bigint[]": return Array.isArray(v) && v.length <= limits.chunkReportBatchMax && v.every((e) => typeof e === "bigint");
   }
 }
 
@@ -115,5 +133,7 @@ export function isWellFormedCtx(ctx: unknown): ctx is Ctx {
   const gids = c.gids;
   return isU32(c.sessionId) && isU32(c.uid) && isInt(c.sesflags) && isU32(c.rootInode)
     && Array.isArray(gids) && gids.length > 0 && gids.length <= limits.groupsMax && gids.every(isU32)
-    && (c.requestId === undefined || typeof c.requestId === "string");
+    && (c.requestId === undefined || typeof c.requestId === "string")
+    && (c.resendKey === undefined || typeof c.resendKey === "string")
+    && (c.maybeResend === undefined || typeof c.maybeResend === "boolean");
 }

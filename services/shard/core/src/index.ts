@@ -14,6 +14,8 @@ export type {
 } from "./api.ts";
 export { createStateMachine, type StateMachineOptions } from "./machine.ts";
 export { LogDecodeError, ReplayMismatchError } from "./errors.ts";
+export { Election, type ElectionAction, type ElectionOptions, type ElectionRole } from "./lease/election.ts";
+export { isEarlierIncarnation, leaseHolderId, leaseHolderReplica, leaseReplicaName } from "./lease/holder.ts";
 export { snapshotFormatVersion } from "./snapshot.ts";
 export type { Stamp } from "./hlc.ts";
 export type { Caller, Disposal, LogEntryV1, Op, OpKind } from "./log-entry.ts";

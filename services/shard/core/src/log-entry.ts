@@ -6,7 +6,9 @@
  * state matches what the entry was made against (ReplayMismatchError otherwise).
  *
  * Format history (decodeEntry accepts every version listed here):
- *   version 1: JSON via @antler/ops encodeMessage (bigint and Uint8Array tagged).
+ *   version 1: JSON via @antler/ops encodeMessage (bigint and Uint8Array tagged). The chunk
+ *   operations (chunk*) and the optional `resend` field were added later without a new version:
+ *   older entries simply never contain them.
  */
 import { CodecError, decodeMessage, encodeMessage, type Name, type SetCounts } from "@antler/ops";
 import { LogDecodeError } from "./errors.ts";
@@ -174,7 +176,147 @@ export interface MaintainOp {
   readonly tombstonesBeforeMs: number;
 }
 
+/**
+ * WRITE_CHUNK (chunk_multi_modify + fs_writechunk): index `index` of the file now holds `chunkId`
+ * at `version`, locked for the caller. prevChunkId === chunkId: the same chunk, version kept or
+ * bumped by one; otherwise a new chunk (version 1) replaces prevChunkId (0n: a hole; else a
+ * shared chunk copied on write).
+ */
+export interface ChunkWriteOp {
+  readonly kind: "chunkwrite";
+  readonly inode: number;
+  readonly index: number;
+  readonly prevChunkId: bigint;
+  readonly chunkId: bigint;
+  readonly version: number;
+  /** Goal of a new chunk (the file's). */
+  readonly goal: number;
+  /** The file length afterwards (grown to index·64 MiB by a write beyond EOF). */
+  readonly length: number;
+  readonly lockedUntilMs: number;
+  /** mtime/ctime become the entry's time (CANMODTIME). */
+  readonly touch: boolean;
+  /** Copies offered to the client when answered at once; empty while chunkservers must confirm. */
+  readonly csids: readonly number[];
+  readonly pending: boolean;
+}
+
+/**
+ * The chunkservers answered a pending WRITE_CHUNK or TRUNCATE: `confirmed` now hold the chunk at
+ * `version` (in the order offered to the client). With none confirmed (`status` says why) the
+ * operation is rolled back: the file gets prevChunkId back, a bumped version returns to
+ * oldVersion. Either way the lock ends for a truncate; a write keeps it for its writer.
+ */
+export interface ChunkDoneOp {
+  readonly kind: "chunkdone";
+  readonly inode: number;
+  readonly index: number;
+  readonly prevChunkId: bigint;
+  readonly chunkId: bigint;
+  readonly version: number;
+  readonly oldVersion: number;
+  readonly confirmed: readonly number[];
+  readonly status: number;
+  /** For a TRUNCATE: the length change made once the chunk is cut; null for WRITE_CHUNK. */
+  readonly truncate: { readonly length: number; readonly prevLength: number; readonly touch: boolean } | null;
+}
+
+/** WRITE_CHUNK_END: unlock, and the length grows to `length` when larger. */
+export interface ChunkWriteEndOp {
+  readonly kind: "chunkwriteend";
+  readonly inode: number;
+  readonly chunkId: bigint;
+  readonly length: number;
+  readonly touch: boolean;
+}
+
+/**
+ * TRUNCATE inside an existing chunk (chunk_multi_truncate): the chunk is locked and, owned by this
+ * file alone, moves to version+1 (MATOCS_TRUNCATE); shared, it is replaced by a new chunk
+ * (MATOCS_DUPTRUNC). The length changes in the ChunkDoneOp once chunkservers confirm.
+ */
+export interface ChunkTruncateOp {
+  readonly kind: "chunktruncate";
+  readonly inode: number;
+  readonly index: number;
+  readonly prevChunkId: bigint;
+  readonly chunkId: bigint;
+  readonly version: number;
+  readonly goal: number;
+  readonly lockedUntilMs: number;
+}
+
+/** One copy's change: `version` -1 drops the copy; `mark` asks the next write to bump the version. */
+export interface CopyChange {
+  readonly chunkId: bigint;
+  readonly csid: number;
+  readonly version: number;
+  readonly mark: boolean;
+}
+
+/** Copies reported, lost, replicated or deleted; `skipIds` raise slot counters past foreign ids. */
+export interface ChunkCopiesOp {
+  readonly kind: "chunkcopies";
+  readonly changes: readonly CopyChange[];
+  readonly skipIds: readonly bigint[];
+}
+
+/** A chunkserver starts registering afresh: forget every copy it had. */
+export interface ChunkserverResetOp {
+  readonly kind: "chunkserverreset";
+  readonly csid: number;
+}
+
+/**
+ * Housekeeping decisions that change the table: unused chunks without copies leave it; chunks
+ * with only wrong-version copies adopt the best one's version when it is one off (mfsmaster's
+ * "has only invalid copies - fixing it").
+ */
+export interface ChunkHousekeepOp {
+  readonly kind: "chunkhousekeep";
+  readonly drop: readonly bigint[];
+  readonly adopt: readonly { readonly chunkId: bigint; readonly version: number }[];
+}
+
+/**
+ * One node a snapshot makes at `parent`/`name` from `source`:
+ * - "new": a new node `inode`;
+ * - "update": the existing node `inode` of the same type takes the source's attributes (and its
+ *   target or rdev); a directory is merged into, a file with the same chunks stays as it is;
+ * - "replace": the existing file `replaced` is unlinked (with `disposal`), then a new node `inode`.
+ */
+export interface SnapshotNode {
+  readonly action: "new" | "update" | "replace";
+  readonly source: number;
+  readonly inode: number;
+  readonly parent: number;
+  readonly name: Name;
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly replaced: { readonly inode: number; readonly disposal: Disposal } | null;
+}
+
+/**
+ * mfsmakesnapshot (fs_snapshot): `nodes` in pre-order (parents first), files sharing their
+ * source's chunks. `cplike` (SNAPSHOT_MODE_CPLIKE_ATTR): attributes as for a new node; otherwise
+ * goal, trash time, extra attributes, xattrs, ACLs and times are copied.
+ */
+export interface SnapshotOp {
+  readonly kind: "snapshot";
+  readonly cplike: boolean;
+  readonly nodes: readonly SnapshotNode[];
+}
+
 export type Op =
+  | SnapshotOp
+  | ChunkWriteOp
+  | ChunkDoneOp
+  | ChunkWriteEndOp
+  | ChunkTruncateOp
+  | ChunkCopiesOp
+  | ChunkserverResetOp
+  | ChunkHousekeepOp
   | NewNodeOp
   | RemoveOp
   | RenameOp
@@ -200,6 +342,8 @@ export interface LogEntryV1 {
   readonly caller: Caller;
   /** The client request this entry answers (lets a retry get the same result). */
   readonly requestId?: string;
+  /** The client packet (Ctx.resendKey) and command fingerprint this entry answers (re-sent packets). */
+  readonly resend?: { readonly key: string; readonly fingerprint: string };
   readonly op: Op;
 }
 
@@ -222,7 +366,8 @@ export function decodeEntry(bytes: Uint8Array): LogEntry {
   return value;
 }
 
-type FieldKind = "int" | "name" | "bool" | "bigint" | "bytes?" | "acl?" | "ints" | "counts" | "changes" | "replaced" | "int?" | "disposal";
+type FieldKind = "int" | "name" | "bool" | "bigint" | "bytes?" | "acl?" | "ints" | "counts" | "changes" | "replaced" | "int?" | "disposal"
+  | "bigints" | "copychanges" | "adopts" | "trunc?" | "snapnodes";
 
 const schemas: Record<OpKind, Record<string, FieldKind>> = {
   mknod: newNodeSchema(),
@@ -248,6 +393,22 @@ const schemas: Record<OpKind, Record<string, FieldKind>> = {
   setgoal: toolSchema(),
   seteattr: toolSchema(),
   maintain: { expired: "ints", tombstonesBeforeMs: "int" },
+  chunkwrite: {
+    inode: "int", index: "int", prevChunkId: "bigint", chunkId: "bigint", version: "int", goal: "int", length: "int",
+    lockedUntilMs: "int", touch: "bool", csids: "ints", pending: "bool",
+  },
+  chunkdone: {
+    inode: "int", index: "int", prevChunkId: "bigint", chunkId: "bigint", version: "int", oldVersion: "int",
+    confirmed: "ints", status: "int", truncate: "trunc?",
+  },
+  chunkwriteend: { inode: "int", chunkId: "bigint", length: "int", touch: "bool" },
+  chunktruncate: {
+    inode: "int", index: "int", prevChunkId: "bigint", chunkId: "bigint", version: "int", goal: "int", lockedUntilMs: "int",
+  },
+  chunkcopies: { changes: "copychanges", skipIds: "bigints" },
+  chunkserverreset: { csid: "int" },
+  chunkhousekeep: { drop: "bigints", adopt: "adopts" },
+  snapshot: { cplike: "bool", nodes: "snapnodes" },
 };
 
 function newNodeSchema(): Record<string, FieldKind> {
@@ -309,6 +470,19 @@ function fieldOk(kind: FieldKind, value: unknown): boolean {
       return Array.isArray(value) && value.every((c) => isObject(c) && isInt(c.inode) && isInt(c.atime) && isInt(c.mtime) && isInt(c.ctime));
     case "replaced":
       return value === null || (isObject(value) && isInt(value.inode) && fieldOk("disposal", value.disposal));
+    case "bigints":
+      return Array.isArray(value) && value.every((v) => typeof v === "bigint");
+    case "copychanges":
+      return Array.isArray(value) && value.every((c) => isObject(c) && typeof c.chunkId === "bigint" && isInt(c.csid)
+        && isInt(c.version) && typeof c.mark === "boolean");
+    case "adopts":
+      return Array.isArray(value) && value.every((a) => isObject(a) && typeof a.chunkId === "bigint" && isInt(a.version));
+    case "snapnodes":
+      return Array.isArray(value) && value.every((n) => isObject(n) && (n.action === "new" || n.action === "update" || n.action === "replace")
+        && isInt(n.source) && isInt(n.inode) && isInt(n.parent) && isName(n.name) && isInt(n.mode) && isInt(n.uid) && isInt(n.gid)
+        && (n.replaced === null || (isObject(n.replaced) && isInt(n.replaced.inode) && fieldOk("disposal", n.replaced.disposal))));
+    case "trunc?":
+      return value === null || (isObject(value) && isInt(value.length) && isInt(value.prevLength) && typeof value.touch === "boolean");
   }
 }
 
@@ -335,6 +509,10 @@ function validateEntry(value: unknown): asserts value is LogEntry {
   }
   if (value.requestId !== undefined && typeof value.requestId !== "string") {
     throw new LogDecodeError("log entry has a bad requestId");
+  }
+  const resend = value.resend;
+  if (resend !== undefined && !(isObject(resend) && typeof resend.key === "string" && typeof resend.fingerprint === "string")) {
+    throw new LogDecodeError("log entry has a bad resend");
   }
   validateOp(value.op);
 }

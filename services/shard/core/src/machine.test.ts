@@ -14,7 +14,10 @@ import { createPlacement, slotOfInode } from "@antler/slots";
 import { LogDecodeError, ReplayMismatchError } from "./errors.ts";
 import type { LogEntry } from "./log-entry.ts";
 import { createStateMachine } from "./machine.ts";
-import { Harness, ctxOf, rootCtx, t0Ms, testSlotOfNewDirectory } from "./test-kit.ts";
+import { Harness, ctxOf, rootCtx, server, t0Ms, testSlotOfNewDirectory } from "./test-kit.ts";
+import type { ChunkWork } from "./api.ts";
+import { fileChunkStats } from "./stats.ts";
+import type { Node } from "./state.ts";
 import { seededRandom } from "@antler/testkit";
 
 function fresh() {
@@ -56,15 +59,37 @@ function randomCommand(rnd: () => number, inodes: number[], dirs: number[]): Com
     () => ({ kind: "settrashtime", inode, uid: pick([0, 1000]), trashtime: pick([0, 3600, 86400]), smode: Math.floor(rnd() * 8) }),
     () => ({ kind: "setgoal", inode, uid: pick([0, 1000]), goal: 1 + Math.floor(rnd() * 9), smode: pick([0, 1, 2, 4, 5, 6]) }),
     () => ({ kind: "seteattr", inode, uid: 0, eattr: pick([0, 1, 4, 8]), smode: Math.floor(rnd() * 8) }),
+    // File data: chunk writes, ends, big truncates, snapshots and chunkserver reports.
+    () => ({ kind: "writechunk", inode, index: Math.floor(rnd() * 3), flags: pick([0, 1, 2]) }),
+    () => ({ kind: "writechunk", inode, index: Math.floor(rnd() * 3), flags: 0 }),
+    () => ({ kind: "writechunkend", inode, index: 0, chunkId: BigInt(1 + Math.floor(rnd() * 8)), length: Math.floor(rnd() * 3 * 64 * 2 ** 20), flags: pick([0, 1]) }),
+    () => ({ kind: "truncate", inode, flags: 0, length: Math.floor(rnd() * 3 * 64 * 2 ** 20) }),
+    () => ({ kind: "snapshot", inode, parentDst: pick(dirs), nameDst: pick(names), smode: pick([0, 1, 2, 3]), umask: 0o022 }),
+    () => ({ kind: "chunkscopies", slot: 0, csid: 1 + Math.floor(rnd() * 4), fullReport: rnd() < 0.5, copies: [{ chunkId: BigInt(1 + Math.floor(rnd() * 10)), version: 1 + Math.floor(rnd() * 3) }] }),
+    () => ({ kind: "chunksgone", slot: 0, csid: 1 + Math.floor(rnd() * 4), chunkIds: [BigInt(1 + Math.floor(rnd() * 10))] }),
+    () => ({ kind: "chunkserverreset", csid: 1 + Math.floor(rnd() * 4) }),
   ];
   return pick(kinds)() as Command;
+}
+
+function pick01<T>(rnd: () => number, xs: readonly T[]): T {
+  return xs[Math.floor(rnd() * xs.length)]!;
 }
 
 function runWorkload(seed: number, steps: number): { h: Harness; entries: LogEntry[]; midpoint: { at: number; snapshot: Uint8Array } } {
   const rnd = seededRandom(seed);
   const h = new Harness();
+  h.m.observeChunkservers([server(1, 10), server(2, 40), server(3, 70, "maintenance")]);
   const inodes = [1];
   const dirs = [1];
+  const pending: ChunkWork[] = [];
+  /** Chunk work finishes in random order with random outcomes (0 OK, 43 unreachable, 13 no chunk). */
+  const finishSome = (): void => {
+    while (pending.length > 0 && rnd() < 0.7) {
+      const work = pending.splice(Math.floor(rnd() * pending.length), 1)[0]!;
+      h.finish(work, () => pick01(rnd, [0, 0, 0, 43, 13]));
+    }
+  };
   let midpoint = { at: 0, snapshot: h.m.exportState() };
   for (let i = 0; i < steps; i++) {
     if (i === steps >> 1) midpoint = { at: h.entries.length, snapshot: h.m.exportState() };
@@ -74,8 +99,15 @@ function runWorkload(seed: number, steps: number): { h: Harness; entries: LogEnt
       if (entry !== null) h.entries.push(entry);
       continue;
     }
+    if (rnd() < 0.05) {
+      const { chunkWork } = h.housekeep();
+      if (chunkWork !== undefined) pending.push(chunkWork);
+      continue;
+    }
+    finishSome();
     const ctx = rnd() < 0.5 ? rootCtx : callers[Math.floor(rnd() * callers.length)]!;
-    const { result, entry } = h.exec(randomCommand(rnd, inodes, dirs), ctx);
+    const { result, entry, chunkWork } = h.exec(randomCommand(rnd, inodes, dirs), ctx);
+    if (chunkWork !== undefined) pending.push(chunkWork);
     if (result.status !== Status.OK) assert.equal(entry, null, "a failure logs nothing");
     const created = (result as { inode?: number }).inode;
     if (result.status === Status.OK && created !== undefined && !inodes.includes(created)) {
@@ -90,14 +122,21 @@ interface SnapNode {
   inode: number;
   type: number;
   length: number;
+  chunks?: bigint[];
+  goal?: number;
   target: string;
   parents: [number, string][];
   detached: unknown;
-  dir: { entries: [string, number, unknown][]; subdirs: number; stats: { inodes: number; dirs: number; files: number; length: number } } | null;
+  dir: { entries: [string, number, unknown][]; subdirs: number; stats: Record<string, number> } | null;
 }
 
-/** A version-2 snapshot (JSON lines: header, then one node per line) as one object. */
-function decodeSnapshot(snapshot: Uint8Array): { nodes: SnapNode[]; dirCount: number; fileCount: number; nodeCount: number } & Record<string, unknown> {
+interface SnapChunk {
+  chunkId: bigint;
+  refcount: number;
+}
+
+/** A version-3 snapshot (JSON lines: header, one node per line, one chunk per line) as one object. */
+function decodeSnapshot(snapshot: Uint8Array): { nodes: SnapNode[]; chunks: SnapChunk[]; dirCount: number; fileCount: number; nodeCount: number } & Record<string, unknown> {
   const lines: Uint8Array[] = [];
   let start = 0;
   for (let end = snapshot.indexOf(10); end >= 0; end = snapshot.indexOf(10, start)) {
@@ -105,22 +144,34 @@ function decodeSnapshot(snapshot: Uint8Array): { nodes: SnapNode[]; dirCount: nu
     start = end + 1;
   }
   const header = decodeMessage(lines[0]!) as { dirCount: number; fileCount: number; nodeCount: number } & Record<string, unknown>;
-  return { ...header, nodes: lines.slice(1).map((line) => decodeMessage(line) as SnapNode) };
+  const nodeLines = lines.slice(1, 1 + header.nodeCount);
+  const chunkLines = lines.slice(1 + header.nodeCount);
+  return {
+    ...header,
+    nodes: nodeLines.map((line) => decodeMessage(line) as SnapNode),
+    chunks: chunkLines.map((line) => decodeMessage(line) as SnapChunk),
+  };
 }
 
 /** Namespace invariants, recomputed from scratch on a snapshot: links, nlink, recursive stats. */
 function checkInvariants(snapshot: Uint8Array): void {
   const json = decodeSnapshot(snapshot);
   const nodes = new Map(json.nodes.map((node) => [node.inode, node]));
-  const subtree = (node: SnapNode): { inodes: number; dirs: number; files: number; length: number } => {
-    const sum = { inodes: 0, dirs: 0, files: 0, length: 0 };
+  type Sums = { inodes: number; dirs: number; files: number; length: number; chunks: number; size: number; realSize: number };
+  const zero = (): Sums => ({ inodes: 0, dirs: 0, files: 0, length: 0, chunks: 0, size: 0, realSize: 0 });
+  const subtree = (node: SnapNode): Sums => {
+    const sum = zero();
     for (const [, inode] of node.dir?.entries ?? []) {
       const child = nodes.get(inode)!;
-      const own = child.dir ? subtree(child) : { inodes: 0, dirs: 0, files: 0, length: 0 };
+      const own = child.dir ? subtree(child) : zero();
+      const file = child.type === NodeType.FILE ? fileChunkStats({ length: child.length, chunks: child.chunks ?? [] } as unknown as Node) : { chunks: 0, size: 0 };
       sum.inodes += 1 + own.inodes;
       sum.dirs += (child.dir ? 1 : 0) + own.dirs;
       sum.files += (child.type === NodeType.FILE ? 1 : 0) + own.files;
       sum.length += (child.type === NodeType.FILE ? child.length : child.type === NodeType.SYMLINK ? child.target.length : 0) + own.length;
+      sum.chunks += file.chunks + own.chunks;
+      sum.size += file.size + own.size;
+      sum.realSize += file.size * (child.goal ?? 0) + own.realSize;
     }
     return sum;
   };
@@ -135,6 +186,12 @@ function checkInvariants(snapshot: Uint8Array): void {
     assert.equal(node.dir.subdirs, subdirs, `subdirs of ${node.inode}`);
     assert.deepEqual(node.dir.stats, subtree(node), `stats of ${node.inode}`);
   }
+  // Every chunk is used exactly as often as file index slots name it.
+  const uses = new Map<bigint, number>();
+  for (const node of nodes.values()) for (const id of node.chunks ?? []) if (id !== 0n) uses.set(id, (uses.get(id) ?? 0) + 1);
+  const table = new Map(json.chunks.map((c) => [c.chunkId, c]));
+  for (const [id, count] of uses) assert.equal(table.get(id)?.refcount, count, `refcount of chunk ${id}`);
+  for (const chunk of json.chunks) assert.equal(chunk.refcount, uses.get(chunk.chunkId) ?? 0, `chunk ${chunk.chunkId} unused`);
   assert.equal(json.dirCount, [...nodes.values()].filter((n) => n.dir !== null).length);
   assert.equal(json.fileCount, [...nodes.values()].filter((n) => n.type === NodeType.FILE).length);
 }
@@ -180,24 +237,38 @@ test("export/import round-trips and keeps working", () => {
   assert.deepEqual(b, a);
 });
 
-test("snapshots: version 2 is JSON lines; version 1 still imports; damage is LogDecodeError", () => {
+test("snapshots: version 3 is JSON lines with chunks; versions 2 and 1 still import; damage is LogDecodeError", () => {
   const { h } = runWorkload(11, 400);
   const v2 = h.m.exportState();
   const decoded = decodeSnapshot(v2);
-  assert.equal(decoded.snapshotVersion, 2);
+  assert.equal(decoded.snapshotVersion, 3);
   assert.equal(decoded.nodes.length, decoded.nodeCount);
+  assert.equal(decoded.chunks.length, decoded.chunkCount);
+  assert.ok(decoded.chunks.length > 0, "the workload made chunks");
   assert.equal(v2[v2.length - 1], 10, "every line ends with a newline");
   // The same state in the version-1 layout (one JSON document) imports to the same state.
-  const { nodeCount: _n, ...rest } = decoded;
+  const { nodeCount: _n, chunkCount: _c, ...rest } = decoded;
   const v1 = encodeMessage({ ...rest, snapshotVersion: 1 });
   const fromV1 = fresh();
   fromV1.importState(v1);
   assert.deepEqual(fromV1.exportState(), v2);
+  // A version-2 snapshot (before chunks) imports with an empty chunk table.
+  const plain = new Harness();
+  plain.mkdir(1, "x");
+  const v3 = decodeSnapshot(plain.m.exportState());
+  const { chunkCount: _cc, chunkCounters: _cn, resends: _r, chunks: _ch, nodes, ...header } = v3;
+  const oldLines = [encodeMessage({ ...header, snapshotVersion: 2 }), ...nodes.map((node) => {
+    const { chunks: _nc, ...old } = node;
+    return encodeMessage(old);
+  })];
+  const fromV2 = fresh();
+  fromV2.importState(new Uint8Array(oldLines.flatMap((line) => [...line, 10])));
+  assert.deepEqual(fromV2.exportState(), plain.m.exportState());
   // A truncated snapshot (cut inside the last line, or a whole line short) is refused.
   const copy = fresh();
   assert.throws(() => copy.importState(v2.subarray(0, v2.length - 5)), LogDecodeError);
   const lastLineStart = v2.lastIndexOf(10, v2.length - 2) + 1;
-  assert.throws(() => copy.importState(v2.subarray(0, lastLineStart)), /nodes, its header says/);
+  assert.throws(() => copy.importState(v2.subarray(0, lastLineStart)), /chunks, its header says/);
 });
 
 test("a retried requestId answers the first result and logs nothing", () => {

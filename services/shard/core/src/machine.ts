@@ -2,17 +2,23 @@
  * The metadata state machine of one shard: dispatch of commands to their handlers, the log-entry
  * life cycle (plan → entry → apply) and the idempotency rules.
  *
- * - execute(): a repeated requestId answers the remembered result; reads answer from the state;
+ * - execute(): a repeated requestId answers the remembered result, and so does a re-sent packet
+ *   (maybeResend) whose resendKey and content match (resend.ts); reads answer from the state;
  *   a mutating command is planned (validated) and, when it changes anything, becomes a log entry
  *   that is applied at once with the same function replicas and replays use.
+ * - Commands that need chunkservers (WRITE_CHUNK creating/bumping/copying a chunk, TRUNCATE inside
+ *   a chunk) log their first half at once and return ChunkWork; finishChunkWork logs the second
+ *   half with the outcomes and gives the answer. housekeepChunks plans replication and deletion.
+ *   The live chunkservers, the work in flight and the housekeeping position are leader soft state
+ *   here, never logged.
  * - apply(): skips an entry whose stamp is not newer than the last one applied from its origin
  *   (so delivering an entry twice is harmless); otherwise applies it, which checks that the
  *   state fits the entry (ReplayMismatchError), advances the clock and remembers its requestId.
  *   After a ReplayMismatchError the state may be half-changed: discard the machine and rebuild.
  */
 import { limits, unreachable } from "@antler/base";
-import { readOnlyKinds, Status, type Command, type Ctx, type Name, type Result } from "@antler/ops";
-import type { Execution, MetadataStateMachine } from "./api.ts";
+import { readOnlyKinds, Status, type Command, type Ctx, type ErrorStatus, type Name, type Result } from "@antler/ops";
+import type { ChunkCommand, ChunkCommandOutcome, ChunkserverView, Execution, MetadataStateMachine } from "./api.ts";
 import { compareStamps, maxStamp, nextStamp, secondsOf, type Stamp } from "./hlc.ts";
 import { decodeEntry, encodeEntry, type LogEntry, type Op } from "./log-entry.ts";
 import { planMaintain, applyMaintain } from "./namespace/trash.ts";
@@ -36,7 +42,19 @@ import { trashtimeOfSeconds } from "./namespace/tools.ts";
 import { isWellFormedCommand, isWellFormedCtx } from "./command-check.ts";
 import { recalledResult, rememberRequest } from "./requests.ts";
 import { exportState, importState } from "./snapshot.ts";
-import { newState, type State } from "./state.ts";
+import { newState, type ChunkRecord, type State } from "./state.ts";
+import { readCheckchunk, readCheckfile, readReadchunk } from "./chunks/read.ts";
+import { applyChunkDone, applyChunkWrite, applyChunkWriteEnd, planWritechunk, planWritechunkend } from "./chunks/write.ts";
+import { applyChunkTruncate, planChunkTruncate, truncateEffect } from "./chunks/truncate.ts";
+import {
+  applyChunkCopies, applyChunkserverReset, planChunkscopies, planChunksgone, planChunkserverReset,
+} from "./chunks/report.ts";
+import { applyChunkHousekeep, planHousekeeping } from "./chunks/housekeeping.ts";
+import { offerOrder, ServerView } from "./chunks/servers.ts";
+import { isWorkPlan, WorkRegistry, type PendingWork, type WorkPlan } from "./chunks/work.ts";
+import type { CopyChange } from "./log-entry.ts";
+import { recalledResend, rememberResend, resendOf } from "./resend.ts";
+import { applySnapshot, planSnapshot } from "./namespace/snapshot-copy.ts";
 
 export interface StateMachineOptions {
   readonly shardId: number;
@@ -57,7 +75,9 @@ export interface StateMachineOptions {
 }
 
 type ReadKind = "statfs" | "access" | "lookup" | "getattr" | "readlink" | "readdir" | "getxattr" | "getfacl"
-  | "gettrashtime" | "getgoal" | "geteattr" | "getdirstats";
+  | "gettrashtime" | "getgoal" | "geteattr" | "getdirstats" | "readchunk" | "checkfile" | "checkchunk";
+/** Commands planned outside plan(): they may need chunkservers or send commands of their own. */
+type ChunkKind = "writechunk" | "truncate" | "chunkscopies";
 
 function read(p: Planning, cmd: Extract<Command, { kind: ReadKind }>): Result {
   switch (cmd.kind) {
@@ -73,11 +93,14 @@ function read(p: Planning, cmd: Extract<Command, { kind: ReadKind }>): Result {
     case "getgoal": return readGetgoal(p, cmd);
     case "geteattr": return readGeteattr(p, cmd);
     case "getdirstats": return readGetdirstats(p, cmd);
+    case "readchunk": return readReadchunk(p, cmd);
+    case "checkfile": return readCheckfile(p, cmd);
+    case "checkchunk": return readCheckchunk(p, cmd);
     default: return unreachable(cmd);
   }
 }
 
-function plan(p: Planning, cmd: Exclude<Command, { kind: ReadKind }>): Planned {
+function plan(p: Planning, cmd: Exclude<Command, { kind: ReadKind | ChunkKind }>): Planned {
   switch (cmd.kind) {
     case "setattr": return planSetattr(p, cmd);
     case "symlink": return planSymlink(p, cmd);
@@ -89,7 +112,6 @@ function plan(p: Planning, cmd: Exclude<Command, { kind: ReadKind }>): Planned {
     case "rename": return planRename(p, cmd);
     case "link": return planLink(p, cmd);
     case "open": return planOpen(p, cmd);
-    case "truncate": return planTruncate(p, cmd);
     case "setxattr": return planSetxattr(p, cmd);
     case "setfacl": return planSetfacl(p, cmd);
     case "flock": return planFlock(p, cmd);
@@ -100,6 +122,10 @@ function plan(p: Planning, cmd: Exclude<Command, { kind: ReadKind }>): Planned {
     case "settrashtime": return planSettrashtime(p, cmd);
     case "setgoal": return planSetgoal(p, cmd);
     case "seteattr": return planSeteattr(p, cmd);
+    case "writechunkend": return planWritechunkend(p, cmd);
+    case "chunksgone": return planChunksgone(p, cmd);
+    case "chunkserverreset": return planChunkserverReset(p, cmd);
+    case "snapshot": return planSnapshot(p, cmd);
     default: return unreachable(cmd);
   }
 }
@@ -123,13 +149,44 @@ function applyOp(a: Applying, op: Op): Result {
     case "amtime": return applyAmtime(a, op);
     case "settrashtime": case "setgoal": case "seteattr": return applyToolSet(a, op);
     case "maintain": return applyMaintain(a, op);
+    case "chunkwrite": return applyChunkWrite(a, op);
+    case "chunkdone": return applyChunkDone(a, op);
+    case "chunkwriteend": return applyChunkWriteEnd(a, op);
+    case "chunktruncate": return applyChunkTruncate(a, op);
+    case "chunkcopies": return applyChunkCopies(a, op);
+    case "chunkserverreset": return applyChunkserverReset(a, op);
+    case "chunkhousekeep": return applyChunkHousekeep(a, op);
+    case "snapshot": return applySnapshot(a, op);
     default: return unreachable(op);
   }
 }
 
+const systemCaller = { sessionId: 0, uid: 0, sesflags: 0 } as const;
+const noChunkWork: Execution = { result: { status: Status.OK }, entry: null };
+
+/** Plans the commands that may need chunkservers (or send commands of their own). */
+function planChunkCommand(p: Planning, cmd: Extract<Command, { kind: ChunkKind }>): { planned: Planned | WorkPlan; forget: readonly ChunkCommand[] } {
+  switch (cmd.kind) {
+    case "writechunk": return { planned: planWritechunk(p, cmd), forget: [] };
+    case "truncate": {
+      const planned = planTruncate(p, cmd);
+      if (isResult(planned) || planned.kind !== "truncate") return { planned, forget: [] };
+      return { planned: planChunkTruncate(p, cmd, planned), forget: [] };
+    }
+    case "chunkscopies": return planChunkscopies(p, cmd);
+    default: return unreachable(cmd);
+  }
+}
+
+const chunkKinds: ReadonlySet<string> = new Set<ChunkKind>(["writechunk", "truncate", "chunkscopies"]);
+
 class StateMachine implements MetadataStateMachine {
   #st: State;
   readonly #env: Env;
+  /** Leader soft state: the live chunkservers, chunk work in flight, where housekeeping goes on. */
+  readonly #servers = new ServerView();
+  readonly #work = new WorkRegistry();
+  readonly #housekeeping: { iterator: Iterator<ChunkRecord> | null } = { iterator: null };
 
   constructor(st: State, env: Env) {
     this.#st = st;
@@ -138,18 +195,50 @@ class StateMachine implements MetadataStateMachine {
 
   execute(cmd: Command, ctx: Ctx, nowMs: number): Execution {
     if (!isWellFormedCommand(cmd) || !isWellFormedCtx(ctx)) return { result: { status: Status.EINVAL }, entry: null };
-    const recalled = recalledResult(this.#st, ctx.requestId);
+    const recalled = recalledResult(this.#st, ctx.requestId) ?? recalledResend(this.#st, ctx, cmd);
     if (recalled !== undefined) return { result: recalled, entry: null };
     const stamp = nextStamp(this.#st.clock, nowMs, this.#st.origin);
-    const p: Planning = { st: this.#st, ctx, ts: secondsOf(stamp), env: this.#env };
+    // The first attempt of this request still waits for chunkservers: the retry answers nothing yet.
+    if (this.#work.isWaiting(ctx.requestId, stamp.wallMs)) return { result: { status: Status.EAGAIN }, entry: null };
+    const p: Planning = {
+      st: this.#st, ctx, ts: secondsOf(stamp), nowMs: stamp.wallMs, env: this.#env, servers: this.#servers, work: this.#work,
+    };
     if (readOnlyKinds.has(cmd.kind)) return { result: read(p, cmd as Extract<Command, { kind: ReadKind }>), entry: null };
-    const planned = plan(p, cmd as Exclude<Command, { kind: ReadKind }>);
-    if (isResult(planned)) return { result: planned, entry: null };
+    let planned: Planned | WorkPlan;
+    let forget: readonly ChunkCommand[] = [];
+    if (chunkKinds.has(cmd.kind)) ({ planned, forget } = planChunkCommand(p, cmd as Extract<Command, { kind: ChunkKind }>));
+    else planned = plan(p, cmd as Exclude<Command, { kind: ReadKind | ChunkKind }>);
     const caller = { sessionId: ctx.sessionId, uid: ctx.uid, sesflags: ctx.sesflags };
-    const entry: LogEntry = ctx.requestId === undefined
-      ? { version: 1, stamp, caller, op: planned }
-      : { version: 1, stamp, caller, requestId: ctx.requestId, op: planned };
-    return { result: this.#applyEntry(entry)!, entry };
+    if (isWorkPlan(planned)) {
+      // Answered by finishChunkWork: that entry carries the requestId and resend key.
+      const entry: LogEntry = { version: 1, stamp, caller, op: planned.op };
+      const result = this.#applyEntry(entry)!;
+      const workId = this.#work.add(planned.work, planned.commands, stamp.wallMs);
+      return { result, entry, chunkWork: { workId, commands: planned.commands, awaited: true } };
+    }
+    if (isResult(planned)) return this.#withForget({ result: planned, entry: null }, forget, stamp.wallMs);
+    const entry = this.#entry(stamp, caller, planned, ctx, cmd);
+    return this.#withForget({ result: this.#applyEntry(entry)!, entry }, forget, stamp.wallMs);
+  }
+
+  #entry(stamp: Stamp, caller: LogEntry["caller"], op: Op, ctx: Ctx | null, cmd: Command | null): LogEntry {
+    const resend = ctx === null || cmd === null ? undefined : resendOf(ctx, cmd);
+    const requestId = ctx?.requestId;
+    return {
+      version: 1,
+      stamp,
+      caller,
+      ...(requestId === undefined ? {} : { requestId }),
+      ...(resend === undefined ? {} : { resend }),
+      op,
+    };
+  }
+
+  /** Adds the deletions of unknown copies a report asked for (never awaited). */
+  #withForget(execution: Execution, forget: readonly ChunkCommand[], nowMs: number): Execution {
+    if (forget.length === 0) return execution;
+    const workId = this.#work.add({ kind: "forget" }, forget, nowMs);
+    return { ...execution, chunkWork: { workId, commands: forget, awaited: false } };
   }
 
   apply(entry: LogEntry): void {
@@ -165,6 +254,7 @@ class StateMachine implements MetadataStateMachine {
     st.clock = maxStamp(st.clock, entry.stamp);
     st.applied.set(entry.stamp.origin, entry.stamp);
     if (entry.requestId !== undefined) rememberRequest(st, entry.requestId, result);
+    if (entry.resend !== undefined) rememberResend(st, entry.resend.key, entry.resend.fingerprint, result);
     return result;
   }
 
@@ -172,9 +262,78 @@ class StateMachine implements MetadataStateMachine {
     const stamp = nextStamp(this.#st.clock, nowMs, this.#st.origin);
     const op = planMaintain(this.#st, secondsOf(stamp), nowMs);
     if (op === null) return null;
-    const entry: LogEntry = { version: 1, stamp, caller: { sessionId: 0, uid: 0, sesflags: 0 }, op };
+    const entry: LogEntry = { version: 1, stamp, caller: systemCaller, op };
     this.#applyEntry(entry);
     return entry;
+  }
+
+  finishChunkWork(workId: number, outcomes: readonly ChunkCommandOutcome[], nowMs: number): Execution {
+    const taken = this.#work.take(workId);
+    if (taken === undefined) return { result: { status: Status.EINVAL }, entry: null };
+    const { work, commands } = taken;
+    const stamp = nextStamp(this.#st.clock, nowMs, this.#st.origin);
+    switch (work.kind) {
+      case "forget":
+        return noChunkWork;
+      case "housekeeping": {
+        const changes = housekeepingChanges(commands, outcomes);
+        if (changes.length === 0) return noChunkWork;
+        const entry: LogEntry = { version: 1, stamp, caller: systemCaller, op: { kind: "chunkcopies", changes, skipIds: [] } };
+        return { result: this.#applyEntry(entry)!, entry };
+      }
+      case "write":
+      case "truncate": {
+        const op = this.#chunkDone(work, commands, outcomes);
+        const caller = { sessionId: work.ctx.sessionId, uid: work.ctx.uid, sesflags: work.ctx.sesflags };
+        const entry = this.#entry(stamp, caller, op, work.ctx, work.cmd);
+        return { result: this.#applyEntry(entry)!, entry };
+      }
+      default:
+        return unreachable(work);
+    }
+  }
+
+  #chunkDone(
+    work: Extract<PendingWork, { kind: "write" | "truncate" }>,
+    commands: readonly ChunkCommand[],
+    outcomes: readonly ChunkCommandOutcome[],
+  ): Op {
+    const sent = new Set(commands.map((c) => c.csid));
+    const succeeded = [...new Set(outcomes.filter((o) => o.status === 0 && o.chunkId === work.chunkId && sent.has(o.csid)).map((o) => o.csid))];
+    const live = offerOrder(this.#servers, succeeded, work.chunkId);
+    const confirmed = [...live, ...succeeded.filter((c) => !live.includes(c)).sort((a, b) => a - b)];
+    const failure = outcomes.find((o) => o.status !== 0)?.status ?? Status.CSNOTPRESENT;
+    const node = this.#st.nodes.get(work.inode);
+    const truncate = work.kind === "write" ? null : node === undefined ? { length: 0, prevLength: 0, touch: false } : truncateEffect(node, work.cmd);
+    return {
+      kind: "chunkdone",
+      inode: work.inode,
+      index: work.index,
+      prevChunkId: work.prevChunkId,
+      chunkId: work.chunkId,
+      version: work.version,
+      oldVersion: work.oldVersion,
+      confirmed,
+      status: confirmed.length > 0 ? Status.OK : (failure as ErrorStatus),
+      truncate,
+    };
+  }
+
+  housekeepChunks(nowMs: number): Execution {
+    const stamp = nextStamp(this.#st.clock, nowMs, this.#st.origin);
+    const { op, commands } = planHousekeeping(this.#st, this.#servers, this.#work, stamp.wallMs, this.#housekeeping);
+    let entry: LogEntry | null = null;
+    if (op !== null) {
+      entry = { version: 1, stamp, caller: systemCaller, op };
+      this.#applyEntry(entry);
+    }
+    if (commands.length === 0) return { result: { status: Status.OK }, entry };
+    const workId = this.#work.add({ kind: "housekeeping" }, commands, stamp.wallMs);
+    return { result: { status: Status.OK }, entry, chunkWork: { workId, commands, awaited: false } };
+  }
+
+  observeChunkservers(servers: readonly ChunkserverView[]): void {
+    this.#servers.replace(servers);
   }
 
   encodeEntry(entry: LogEntry): Uint8Array {
@@ -191,11 +350,32 @@ class StateMachine implements MetadataStateMachine {
 
   importState(bytes: Uint8Array): void {
     this.#st = importState(bytes);
+    this.#work.clear();
+    this.#housekeeping.iterator = null;
   }
 
   stats(): { readonly inodes: number; readonly dirs: number; readonly files: number } {
     return { inodes: this.#st.nodes.size, dirs: this.#st.dirCount, files: this.#st.fileCount };
   }
+}
+
+/** MooseFS NOCHUNK: the copy was not there (a deletion that found nothing still removes the record). */
+const noChunkStatus = Status.NOCHUNK;
+
+/** Copy changes from the outcomes of housekeeping commands. */
+function housekeepingChanges(commands: readonly ChunkCommand[], outcomes: readonly ChunkCommandOutcome[]): CopyChange[] {
+  const changes: CopyChange[] = [];
+  for (const outcome of outcomes) {
+    const sent = commands.find((c) => c.csid === outcome.csid && c.command.chunkId === outcome.chunkId);
+    if (sent === undefined) continue;
+    const command = sent.command;
+    if (command.op === "replicate" && outcome.status === 0) {
+      changes.push({ chunkId: command.chunkId, csid: sent.csid, version: command.version, mark: true });
+    } else if (command.op === "delete" && (outcome.status === 0 || outcome.status === noChunkStatus)) {
+      changes.push({ chunkId: command.chunkId, csid: sent.csid, version: -1, mark: false });
+    }
+  }
+  return changes;
 }
 
 const allSlots: readonly number[] = Array.from({ length: limits.slotCount }, (_, i) => i);

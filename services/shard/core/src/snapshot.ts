@@ -6,14 +6,17 @@
  * Format history:
  * - version 1: one JSON document via @antler/ops encodeMessage. Fails near a million files: V8
  *   caps a string at ~512 MiB. Still read.
- * - version 2 (written now): JSON lines — a header line (everything but the nodes, `nodeCount`
- *   instead), then one line per node, each encoded separately. JSON escapes every newline inside
- *   strings, so 0x0A only ever separates lines.
+ * - version 2: JSON lines — a header line (everything but the nodes, `nodeCount` instead), then
+ *   one line per node, each encoded separately. JSON escapes every newline inside strings, so 0x0A
+ *   only ever separates lines. Still read (no chunks, no resend memory).
+ * - version 3 (written now): as version 2, plus the chunk table: the header has `chunkCount`,
+ *   `chunkCounters` and `resends`, nodes carry their chunk lists, and `chunkCount` chunk lines
+ *   follow the node lines.
  */
 import { CodecError, decodeMessage, encodeMessage, type Name, type Result } from "@antler/ops";
 import { LogDecodeError } from "./errors.ts";
 import type { Stamp } from "./hlc.ts";
-import type { DirData, FlockRecord, Node, PosixOwnerLocks, State } from "./state.ts";
+import { emptyStats, newNode, type ChunkRecord, type DirData, type FlockRecord, type Node, type PosixOwnerLocks, type ResendMemory, type State } from "./state.ts";
 
 interface DirJson {
   readonly entries: [Name, number, Stamp][];
@@ -21,14 +24,26 @@ interface DirJson {
   readonly stats: DirData["stats"];
 }
 
-type NodeJson = Omit<Node, "xattrs" | "dir" | "parents"> & {
+type NodeJson = Omit<Node, "xattrs" | "dir" | "parents" | "chunks"> & {
+  /** Absent before snapshot version 3. */
+  readonly chunks?: bigint[];
   readonly parents: [number, Name][];
   readonly xattrs: [Name, Uint8Array][] | null;
   readonly dir: DirJson | null;
 };
 
 /** The snapshot format exportState writes; importState reads it and every older one. */
-export const snapshotFormatVersion = 2;
+export const snapshotFormatVersion = 3;
+
+type ChunkJson = Omit<ChunkRecord, "copies"> & { readonly copies: [number, number][] };
+
+function chunkToJson(chunk: ChunkRecord): ChunkJson {
+  return { ...chunk, copies: [...chunk.copies] };
+}
+
+function chunkFromJson(json: ChunkJson): ChunkRecord {
+  return { ...json, copies: new Map(json.copies) };
+}
 
 interface StateJson {
   readonly snapshotVersion: 1;
@@ -51,6 +66,10 @@ interface StateJson {
   readonly requests: [string, Result][];
   readonly dirCount: number;
   readonly fileCount: number;
+  /** Version 3 on. */
+  readonly resends?: [string, ResendMemory][];
+  readonly chunkCounters?: [number, bigint][];
+  readonly chunks?: ChunkJson[];
 }
 
 function nodeToJson(node: Node): NodeJson {
@@ -71,23 +90,33 @@ function nodeFromJson(json: NodeJson): Node {
   const dir: DirData | null = json.dir === null ? null : {
     entries: new Map(json.dir.entries.map(([name, inode, stamp]) => [name, { inode, stamp }])),
     subdirs: json.dir.subdirs,
-    stats: { ...json.dir.stats },
+    // Snapshots before version 3 have no chunk sizes; they had no chunks either.
+    stats: { ...emptyStats(), ...json.dir.stats },
   };
-  return {
+  // Fields in the order newNode gives them, so that a node from an older snapshot (without some
+  // field) exports exactly like one made now.
+  const node = newNode(json.inode, json.type, 0, json.stamp);
+  return Object.assign(node, {
     ...json,
+    chunks: json.chunks ?? [],
     parents: json.parents.map(([parent, name]) => ({ parent, name })),
     xattrs: json.xattrs === null ? null : new Map(json.xattrs),
     dir,
-  };
+  });
 }
 
-type HeaderJson = Omit<StateJson, "snapshotVersion" | "nodes"> & { readonly snapshotVersion: 2; readonly nodeCount: number };
+type HeaderJson = Omit<StateJson, "snapshotVersion" | "nodes" | "chunks"> & {
+  readonly snapshotVersion: 2 | 3;
+  readonly nodeCount: number;
+  /** Version 3 on. */
+  readonly chunkCount?: number;
+};
 
 const newline = 0x0a;
 
 export function exportState(st: State): Uint8Array {
   const header: HeaderJson = {
-    snapshotVersion: 2,
+    snapshotVersion: 3,
     shardId: st.shardId,
     metaId: st.metaId,
     origin: st.origin,
@@ -95,6 +124,9 @@ export function exportState(st: State): Uint8Array {
     defaultGoal: st.defaultGoal,
     defaultTrashtime: st.defaultTrashtime,
     nodeCount: st.nodes.size,
+    chunkCount: st.chunks.size,
+    chunkCounters: [...st.chunkCounters],
+    resends: [...st.resends],
     nextLocal: [...st.nextLocal],
     trash: [...st.trash],
     sustained: [...st.sustained],
@@ -112,6 +144,11 @@ export function exportState(st: State): Uint8Array {
   let total = lines[0]!.length + 1;
   for (const node of st.nodes.values()) {
     const line = encodeMessage(nodeToJson(node));
+    lines.push(line);
+    total += line.length + 1;
+  }
+  for (const chunk of st.chunks.values()) {
+    const line = encodeMessage(chunkToJson(chunk));
     lines.push(line);
     total += line.length + 1;
   }
@@ -155,6 +192,9 @@ function stateFromJson(json: StateJson): State {
     tombstones: new Map(json.tombstones),
     applied: new Map(json.applied),
     requests: new Map(json.requests),
+    resends: new Map(json.resends ?? []),
+    chunks: new Map((json.chunks ?? []).map((c) => [c.chunkId, chunkFromJson(c)])),
+    chunkCounters: new Map(json.chunkCounters ?? []),
     dirCount: json.dirCount,
     fileCount: json.fileCount,
   };
@@ -173,28 +213,42 @@ function isHeaderJson(value: unknown): value is HeaderJson {
   if (value === null || typeof value !== "object") return false;
   const v = value as Record<string, unknown>;
   const arrays = ["slots", "nextLocal", "trash", "sustained", "openFiles", "flocks", "posixLocks", "tombstones", "applied", "requests"];
-  return v.snapshotVersion === 2 && typeof v.metaId === "bigint" && Number.isInteger(v.nodeCount) && arrays.every((k) => Array.isArray(v[k]));
+  const version3 = v.snapshotVersion === 3 && Number.isInteger(v.chunkCount) && Array.isArray(v.chunkCounters) && Array.isArray(v.resends);
+  return (v.snapshotVersion === 2 || version3) && typeof v.metaId === "bigint" && Number.isInteger(v.nodeCount)
+    && arrays.every((k) => Array.isArray(v[k]));
 }
 
-/** Version 2: header line, then `nodeCount` node lines. */
+/** Versions 2 and 3: header line, then `nodeCount` node lines, then `chunkCount` chunk lines. */
 function importLines(bytes: Uint8Array, headerEnd: number): State | null {
   const header = decodeLine(bytes.subarray(0, headerEnd), "header");
   if (!isHeaderJson(header)) return null;
   const nodes: NodeJson[] = [];
+  const chunks: ChunkJson[] = [];
   let start = headerEnd + 1;
   while (start < bytes.length) {
     const end = bytes.indexOf(newline, start);
-    if (end < 0) throw new LogDecodeError("snapshot is truncated: last node line has no end");
-    const node = decodeLine(bytes.subarray(start, end), `node ${nodes.length}`);
-    if (node === null || typeof node !== "object" || !Number.isInteger((node as { inode?: unknown }).inode)) {
-      throw new LogDecodeError(`snapshot node ${nodes.length} is malformed`);
+    if (end < 0) throw new LogDecodeError("snapshot is truncated: last line has no end");
+    if (nodes.length < header.nodeCount) {
+      const node = decodeLine(bytes.subarray(start, end), `node ${nodes.length}`);
+      if (node === null || typeof node !== "object" || !Number.isInteger((node as { inode?: unknown }).inode)) {
+        throw new LogDecodeError(`snapshot node ${nodes.length} is malformed`);
+      }
+      nodes.push(node as NodeJson);
+    } else {
+      const chunk = decodeLine(bytes.subarray(start, end), `chunk ${chunks.length}`);
+      if (chunk === null || typeof chunk !== "object" || typeof (chunk as { chunkId?: unknown }).chunkId !== "bigint"
+        || !Array.isArray((chunk as { copies?: unknown }).copies)) {
+        throw new LogDecodeError(`snapshot chunk ${chunks.length} is malformed`);
+      }
+      chunks.push(chunk as ChunkJson);
     }
-    nodes.push(node as NodeJson);
     start = end + 1;
   }
   if (nodes.length !== header.nodeCount) throw new LogDecodeError(`snapshot has ${nodes.length} nodes, its header says ${header.nodeCount}`);
+  const chunkCount = header.chunkCount ?? 0;
+  if (chunks.length !== chunkCount) throw new LogDecodeError(`snapshot has ${chunks.length} chunks, its header says ${chunkCount}`);
   try {
-    return stateFromJson({ ...header, snapshotVersion: 1, nodes });
+    return stateFromJson({ ...header, snapshotVersion: 1, nodes, chunks });
   } catch (err) {
     throw new LogDecodeError("snapshot is malformed", { cause: err });
   }

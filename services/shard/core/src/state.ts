@@ -1,8 +1,10 @@
 /**
  * The data model of one shard: nodes (inodes) with their attributes, directories with their
  * entries and recursive statistics, detached nodes (trash, sustained), open files, locks, the
- * allocator, the clock and the remembered request results. Everything here is plain data that
- * log entries change through the functions of namespace/*; snapshot.ts turns it into bytes.
+ * allocator, the chunk table (files' chunk lists, chunk versions, copies, use counts, write
+ * locks; chunks/table.ts), the clock and the remembered request and resend results. Everything
+ * here is plain data that log entries change through the functions of namespace/* and chunks/*;
+ * snapshot.ts turns it into bytes.
  *
  * Fields mirror mfsmaster's fsnode where MooseFS defines the behaviour: `mode` holds the 12
  * permission bits as stored (with an access ACL the group bits are the ACL's owning-group entry
@@ -12,6 +14,7 @@
 import { limits } from "@antler/base";
 import { NodeType, type Name, type Result } from "@antler/ops";
 import { type Stamp, zeroStamp } from "./hlc.ts";
+import { releaseChunk } from "./chunks/table.ts";
 
 /** One ACL as mfsmaster keeps it: perms are 3-bit rwx, 0xFFFF = unset (only `mask` may be). */
 export interface AclRecord {
@@ -27,12 +30,18 @@ export interface AclEntry {
   readonly perm: number;
 }
 
-/** Recursive sizes of a directory's subtree (mfsmaster's statsrecord without chunk sizes). */
+/** Recursive sizes of a directory's subtree (mfsmaster's statsrecord). */
 export interface Stats {
   inodes: number;
   dirs: number;
   files: number;
   length: number;
+  /** Chunks of the files below (a chunk shared by two files counts twice, as in mfsmaster). */
+  chunks: number;
+  /** Bytes those chunks take on one chunkserver (full chunks + the used blocks of the last, headers included). */
+  size: number;
+  /** size × goal: bytes on all chunkservers once every goal is met. */
+  realSize: number;
 }
 
 export interface Dirent {
@@ -80,6 +89,8 @@ export interface Node {
   target: Name;
   /** Block/char devices. */
   rdev: number;
+  /** Files: chunk id per 64 MiB index (0n = hole); never longer than the length needs. */
+  chunks: bigint[];
   xattrs: Map<Name, Uint8Array> | null;
   aclAccess: AclRecord | null;
   aclDefault: AclRecord | null;
@@ -153,8 +164,41 @@ export interface State {
   readonly applied: Map<number, Stamp>;
   /** requestId → result of the entry that carried it (oldest first, bounded). */
   readonly requests: Map<string, Result>;
+  /** resendKey → fingerprint and result of the last mutating command under it (oldest first, bounded). */
+  readonly resends: Map<string, ResendMemory>;
+  /** The chunk table: every chunk a file of this shard uses or used (until its copies are gone). */
+  readonly chunks: Map<bigint, ChunkRecord>;
+  /** slot → next chunk counter to hand out (monotonic: a chunk id is never reused). */
+  readonly chunkCounters: Map<number, bigint>;
   dirCount: number;
   fileCount: number;
+}
+
+export interface ResendMemory {
+  readonly fingerprint: string;
+  readonly result: Result;
+}
+
+/**
+ * One chunk as mfsmaster's chunk struct keeps it, minus what is only soft state here (operations
+ * in flight live in the leader's memory). Copies are durable: a new leader knows them.
+ */
+export interface ChunkRecord {
+  readonly chunkId: bigint;
+  /** The version every valid copy has; copies at another version are "wrong version". */
+  version: number;
+  /** csid → version of the copy that chunkserver holds. */
+  readonly copies: Map<number, number>;
+  /** File index slots pointing at this chunk (more than one after a snapshot); 0 = unused. */
+  refcount: number;
+  /** Copies wanted (the highest goal of the files using it). */
+  goal: number;
+  /** A WRITE_CHUNK lock: held until this time (ms) unless WRITE_CHUNK_END comes first; 0 = none. */
+  lockedUntilMs: number;
+  /** Session holding the lock (it may re-lock without CONTINUE_OP). */
+  lockedBy: number;
+  /** Set when a copy (re)appeared or vanished: the next write bumps the version (mfsmaster needverincrease). */
+  needsVersionIncrease: boolean;
 }
 
 export interface StateOptions {
@@ -167,7 +211,7 @@ export interface StateOptions {
 }
 
 export function emptyStats(): Stats {
-  return { inodes: 0, dirs: 0, files: 0, length: 0 };
+  return { inodes: 0, dirs: 0, files: 0, length: 0, chunks: 0, size: 0, realSize: 0 };
 }
 
 export function newDirData(): DirData {
@@ -190,6 +234,9 @@ export function newState(options: StateOptions, createdSeconds: number): State {
     tombstones: new Map(),
     applied: new Map(),
     requests: new Map(),
+    resends: new Map(),
+    chunks: new Map(),
+    chunkCounters: new Map(),
     dirCount: 0,
     fileCount: 0,
   };
@@ -224,6 +271,7 @@ export function newNode(inode: number, type: NodeType, ts: number, stamp: Stamp)
     reservedLength: 0,
     target: "",
     rdev: 0,
+    chunks: [],
     xattrs: null,
     aclAccess: null,
     aclDefault: null,
@@ -240,6 +288,8 @@ export function addNode(st: State, node: Node): void {
 }
 
 export function deleteNode(st: State, node: Node): void {
+  for (const chunkId of node.chunks) releaseChunk(st, chunkId);
+  node.chunks = [];
   st.nodes.delete(node.inode);
   if (node.type === NodeType.DIRECTORY) st.dirCount--;
   if (node.type === NodeType.FILE) st.fileCount--;

@@ -4,7 +4,7 @@
  * *.test.ts files.
  */
 import { isFailure, nameFromText, type Attr, type Command, type Ctx, type Result, type Status, type Success } from "@antler/ops";
-import type { Execution, LogEntry, MetadataStateMachine } from "./api.ts";
+import type { ChunkCommandOutcome, ChunkserverView, ChunkWork, Execution, LogEntry, MetadataStateMachine } from "./api.ts";
 import { createStateMachine, type StateMachineOptions } from "./machine.ts";
 
 export const t0Ms = 1_700_000_000_000;
@@ -22,13 +22,57 @@ export function ctxOf(uid: number, gids: readonly number[] = [uid], sessionId = 
 
 export const rootCtx = ctxOf(0, [0]);
 
+/** A live chunkserver for observeChunkservers: 1 TiB, `usedPercent` used. */
+export function server(csid: number, usedPercent = 10, state: ChunkserverView["state"] = "registered"): ChunkserverView {
+  const totalSpace = 1n << 40n;
+  return { csid, labelMask: 0, totalSpace, availSpace: totalSpace - (totalSpace * BigInt(usedPercent)) / 100n, state };
+}
+
+/** Every command of a ChunkWork answered with `status` (0 = OK), or per csid. */
+export function outcomesOf(work: ChunkWork, status: number | ((csid: number) => number) = 0): ChunkCommandOutcome[] {
+  return work.commands.map((c) => ({
+    csid: c.csid,
+    chunkId: c.command.chunkId,
+    status: typeof status === "number" ? status : status(c.csid),
+  }));
+}
+
 export class Harness {
   readonly m: MetadataStateMachine;
   readonly entries: LogEntry[] = [];
   nowMs = t0Ms;
+  readonly #options: Partial<StateMachineOptions>;
 
   constructor(options: Partial<StateMachineOptions> = {}) {
-    this.m = createStateMachine({ shardId: 1, metaId: 42n, slotOfNewDirectory: testSlotOfNewDirectory, rootCreatedSeconds: t0Ms / 1000, ...options });
+    this.#options = options;
+    this.m = Harness.machine(options);
+  }
+
+  static machine(options: Partial<StateMachineOptions> = {}): MetadataStateMachine {
+    return createStateMachine({ shardId: 1, metaId: 42n, slotOfNewDirectory: testSlotOfNewDirectory, rootCreatedSeconds: t0Ms / 1000, ...options });
+  }
+
+  /** A fresh machine with the same options that applied every entry so far. */
+  replayed(): MetadataStateMachine {
+    const fresh = Harness.machine(this.#options);
+    for (const entry of this.entries) fresh.apply(fresh.decodeEntry(fresh.encodeEntry(entry)));
+    return fresh;
+  }
+
+  /** Completes chunk work the way the shell does, keeping its entry. */
+  finish(work: ChunkWork | undefined, status: number | ((csid: number) => number) = 0): Execution {
+    if (work === undefined) throw new Error("no chunk work to finish");
+    this.nowMs += 10;
+    const execution = this.m.finishChunkWork(work.workId, outcomesOf(work, status), this.nowMs);
+    if (execution.entry !== null) this.entries.push(execution.entry);
+    return execution;
+  }
+
+  housekeep(): Execution {
+    this.nowMs += 1000;
+    const execution = this.m.housekeepChunks(this.nowMs);
+    if (execution.entry !== null) this.entries.push(execution.entry);
+    return execution;
   }
 
   exec(cmd: Command, ctx: Ctx = rootCtx): Execution {

@@ -9,6 +9,8 @@ import { Status, type Ctx, type ErrorStatus, type Failure, type Result } from "@
 import type { Stamp } from "../hlc.ts";
 import type { Caller, Op } from "../log-entry.ts";
 import type { State } from "../state.ts";
+import type { ServerView } from "../chunks/servers.ts";
+import type { WorkRegistry } from "../chunks/work.ts";
 
 export interface Env {
   /** The slot of a new directory (BLAKE3(parent ‖ name) mod 2048 in production). */
@@ -20,7 +22,12 @@ export interface Planning {
   readonly ctx: Ctx;
   /** "Now" in seconds, as the entry will carry it. */
   readonly ts: number;
+  /** "Now" in milliseconds (the entry's stamp): judges chunk locks. */
+  readonly nowMs: number;
   readonly env: Env;
+  /** Leader soft state: the live chunkservers and the chunk work in flight. */
+  readonly servers: ServerView;
+  readonly work: WorkRegistry;
 }
 
 export interface Applying {

@@ -59,7 +59,7 @@ export function applyOpen(a: Applying, op: OpenOp): Result {
     setLength(a.st, node, 0);
     node.reservedLength = 0;
     node.mtime = node.ctime = a.ts;
-    touch(node, a.stamp, "length", "mtime", "ctime");
+    touch(node, a.stamp, "length", "eattr", "mtime", "ctime");
   }
   registerOpen(a.st, a.caller.sessionId, node.inode);
   return openResult(node, viewerOf(a.caller));

@@ -11,7 +11,7 @@ import { Eattr, eattrAdminOnly, eattrAll, GetMode, SetMode } from "../eattr.ts";
 import { mismatch } from "../errors.ts";
 import type { ToolSetOp } from "../log-entry.ts";
 import { touch, type Node, type State } from "../state.ts";
-import { statsOf } from "../stats.ts";
+import { restat, statsOf } from "../stats.ts";
 import { fail, type Applying, type Planned, type Planning } from "./context.ts";
 import { findNode, requireNode } from "./nodes.ts";
 
@@ -71,7 +71,18 @@ export function readGetdirstats(p: Planning, cmd: CommandOf<"getdirstats">): Res
   if (node === null) return fail(Status.ENOENT);
   if (!isGoalNode(node)) return fail(Status.EPERM);
   const s = statsOf(node);
-  return { status: Status.OK, inodes: s.inodes, dirs: s.dirs, files: s.files, chunks: 0, length: s.length, size: 0, realSize: 0 };
+  return {
+    status: Status.OK, inodes: s.inodes, dirs: s.dirs, files: s.files, chunks: s.chunks, length: s.length, size: s.size, realSize: s.realSize,
+  };
+}
+
+/** A file's new goal reaches its chunks: alone it sets theirs, shared it can only raise it. */
+function applyGoalToChunks(st: State, node: Node): void {
+  for (const chunkId of node.chunks) {
+    const chunk = chunkId === 0n ? undefined : st.chunks.get(chunkId);
+    if (chunk === undefined) continue;
+    chunk.goal = chunk.refcount <= 1 ? node.goal : Math.max(chunk.goal, node.goal);
+  }
 }
 
 interface Field {
@@ -135,7 +146,14 @@ function runSet(st: State, op: SetRequest, write: SetWrite): SetCounts {
     counts.changed++;
     overlay.set(node.inode, next);
     if (write !== null) {
+      const goalOfFile = op.kind === "setgoal" && node.type === NodeType.FILE;
+      const before = goalOfFile ? statsOf(node) : null;
       field.set(node, next);
+      if (goalOfFile) {
+        applyGoalToChunks(st, node);
+        // A file's realSize is its size × goal.
+        restat(st, node, before!);
+      }
       node.ctime = write.ts;
       touch(node, write.stamp, fieldNames[op.kind], "ctime");
     }

@@ -1,7 +1,8 @@
 /**
- * TRUNCATE (fs_try_setlength + fs_do_setlength), metadata only: the file length, its effect on
- * the parents' recursive sizes, times, and append-mode reservations. Chunk truncation (asking
- * chunkservers to cut the last chunk) belongs to the chunk layer and is not done here.
+ * TRUNCATE (fs_try_setlength + fs_do_setlength): the file length, its effect on the parents'
+ * recursive sizes, times, append-mode reservations, and releasing chunks beyond the new end.
+ * Cutting the chunk the new end falls in needs chunkservers: chunks/truncate.ts turns such a
+ * plan into chunk work first.
  *
  * Flags: OPENED skips the write-permission check and reaches unlinked open files; UPDATE only
  * raises the length (a close/fsync of buffered data) and leaves times alone; TIMEFIX keeps the
@@ -16,13 +17,25 @@ import type { ReserveOp, TruncateOp } from "../log-entry.ts";
 import { canAccess } from "../permissions.ts";
 import { touch, type Node, type State } from "../state.ts";
 import { restat, statsOf } from "../stats.ts";
+import { releaseChunksBeyond } from "../chunks/table.ts";
 import { fail, type Applying, type Planned, type Planning } from "./context.ts";
 import { findNode, requireNode, viewerOf } from "./nodes.ts";
 
 /** Files longer than this have a chunk index beyond MAX_INDEX (and beyond exact JS numbers). */
 const lengthMax = Number.MAX_SAFE_INTEGER;
 
+/** fsnodes_setlength: the new length, and chunks wholly beyond it are released. */
 export function setLength(st: State, node: Node, length: number): void {
+  const before = statsOf(node);
+  node.length = length;
+  releaseChunksBeyond(st, node, length);
+  node.eattr &= ~Eattr.SNAPSHOT;
+  restat(st, node, before);
+}
+
+/** A write beyond EOF: only the length grows (the chunk being written is past the old end). */
+export function growLength(st: State, node: Node, length: number): void {
+  if (length <= node.length) return;
   const before = statsOf(node);
   node.length = length;
   restat(st, node, before);
@@ -69,8 +82,8 @@ export function applyTruncate(a: Applying, op: TruncateOp): Result {
   setLength(a.st, node, op.length);
   node.reservedLength = 0;
   if (op.touch) node.mtime = node.ctime = a.ts;
-  if (op.touch) touch(node, a.stamp, "length", "mtime", "ctime");
-  else touch(node, a.stamp, "length");
+  if (op.touch) touch(node, a.stamp, "length", "eattr", "mtime", "ctime");
+  else touch(node, a.stamp, "length", "eattr");
   return { status: Status.OK, prevLength: op.prevLength, attr: fillAttr(node, null, viewerOf(a.caller)) };
 }
 
