@@ -50,7 +50,7 @@ const schemas: Record<Command["kind"], Record<string, Field>> = {
   getdirstats: { inode: u32 },
   readchunk: { inode: u32, index: u32 },
   writechunk: { inode: u32, index: u32, flags: "int" },
-  writechunkend: { inode: u32, index: u32, chunkId: "bigint", length: "length", flags: "int" },
+  writechunkend: { inode: u32, index: "int", chunkId: "bigint", length: "length", flags: "int" },
   checkfile: { inode: u32 },
   checkchunk: { inode: u32, index: u32 },
   snapshot: { inode: u32, parentDst: u32, nameDst: "name", smode: "int", umask: "int" },

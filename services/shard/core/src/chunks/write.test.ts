@@ -207,3 +207,14 @@ test("work whose outcome never comes stops holding its chunk after twice the chu
   assert.equal(h.status({ kind: "truncate", inode: file, flags: 0, length: 5 }), Status.LOCKED, "free of work, still locked by the writer");
   assert.notEqual(h.status({ kind: "writechunk", inode: file, index: 0, flags: 0 }, { ...rootCtx, requestId: "s" }), Status.EAGAIN);
 });
+
+test("the old WRITE_CHUNK_END form (no chunk index, sent as -1) unlocks by chunk id and grows the file", () => {
+  const { h, file } = setup(1);
+  const first = write(h, file, 0);
+  const other = ctxOf(0, [0], 2);
+  assert.equal(h.exec({ kind: "writechunk", inode: file, index: 0, flags: 0 }, other).result.status, Status.LOCKED);
+  h.ok({ kind: "writechunkend", inode: file, index: -1, chunkId: first.chunkId, length: 1234, flags: 0 });
+  assert.equal(h.attr(file).length, 1234);
+  assert.equal(location(h.exec({ kind: "writechunk", inode: file, index: 0, flags: 0 }, other).result).chunkId, first.chunkId);
+  assertReplays(h);
+});
