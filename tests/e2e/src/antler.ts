@@ -45,11 +45,14 @@ export function antlerUnavailableReason(): string | undefined {
 export class AntlerCluster {
   readonly netns: Netns;
   readonly dataDir: string;
+  /** `--chunkservers`: 0 when the test runs its own chunkservers (to stop them by PID). */
+  readonly chunkservers: number;
   private downHandle: CleanupHandle | undefined;
 
-  constructor(netns: Netns, dataDir: string) {
+  constructor(netns: Netns, dataDir: string, chunkservers = 1) {
     this.netns = netns;
     this.dataDir = dataDir;
+    this.chunkservers = chunkservers;
   }
 
   get address(): string {
@@ -61,7 +64,7 @@ export class AntlerCluster {
     const reason = antlerUnavailableReason();
     if (reason !== undefined) throw new Error(`cannot start Antler: ${reason}`);
     this.downHandle ??= registerCleanup(`antler cluster ${this.dataDir}`, () => this.downSync());
-    const argv = [antlerBin, "up", "--data", this.dataDir, "--host", this.address, "--detach", "--chunkservers", "1"];
+    const argv = [antlerBin, "up", "--data", this.dataDir, "--host", this.address, "--detach", "--chunkservers", String(this.chunkservers)];
     const result = await this.netns.run(argv, { timeoutMs: upTimeoutMs });
     if (result.code !== 0) throw new Error(`antler up failed:\n${describeFailure(result)}`);
   }

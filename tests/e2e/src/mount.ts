@@ -38,9 +38,11 @@ export interface MfsMount {
   abort(): void;
 }
 
-export async function mountMfs(netns: Netns, dir: string, logPath: string): Promise<MfsMount> {
+/** `extraOptions` are more `-o` options (e.g. `mfsioretries=3` for a probe that must fail fast). */
+export async function mountMfs(netns: Netns, dir: string, logPath: string, extraOptions: readonly string[] = []): Promise<MfsMount> {
   mkdirSync(dir, { recursive: true });
-  const argv = ["mfsmount", dir, "-f", "-H", netns.address, "-P", String(clientPort), "-o", cacheOptions];
+  const options = [cacheOptions, ...extraOptions].join(",");
+  const argv = ["mfsmount", dir, "-f", "-H", netns.address, "-P", String(clientPort), "-o", options];
   const client = netns.startDaemon(`mfsmount ${dir}`, argv, logPath);
   // Registered after the client, so it runs before the client is stopped.
   const handle = registerCleanup(`mount ${dir}`, () => unmountSync(dir));
