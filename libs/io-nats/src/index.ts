@@ -1,7 +1,10 @@
 export { connectNats, type ConnectOptions, type NatsConnection } from "./connect.ts";
 export { FencedError, LogUnavailableError, type LogRecord, type LogStream, type TruncatableLogStream } from "./log-stream.ts";
 export type { LeaseObservation, LeaseRecord, LeaseStore } from "./lease-store.ts";
+export { decodeLeaseRecord, encodeLeaseRecord, KvLeaseStore, LeaseRecordError, openKvLeaseStore, shardIdOfLeaseKey, watchShardLeases, type KvLeaseStoreOptions } from "./kv-lease-store.ts";
+export { noRespondersStatus, respondNoResponders } from "./status-reply.ts";
 export { ensureShardLog, JetStreamLogStream, type ShardLogOptions } from "./jetstream-log-stream.ts";
+export { followLog, type FollowOptions, type LogFollower } from "./log-follower.ts";
 export { ClusterMetaIdError, ensureClusterCreatedSeconds, ensureClusterMetaId, openBucket, type Bucket, type BucketEntry, type BucketWatch, type BucketOptions } from "./kv.ts";
 export { createPartsCollector, respondInParts, ReplyPartsError, type PartsCollector } from "./reply-parts.ts";
 export { newHeaders, request, serve, type Handler, type Msg, type MsgHdrs, type Reply, type ServeOptions, type Subscription } from "./rpc.ts";

@@ -111,3 +111,76 @@ test("nats.js errors are classified by name", () => {
   assert.equal(classifyRequestError(named("RequestError", { isNoResponders: () => false })).kind, "timeout");
   assert.equal(classifyRequestError(named("ClosedConnectionError")).kind, "unavailable");
 });
+
+function percentileOf(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** A transport whose attempts are answered by `answer(attempt)` after its delay (null: never, like a dead leader). */
+function timed(answer: (attempt: number) => { afterMs: number; outcome: AttemptOutcome } | null): { transport: MetaTransport; sentAt: number[] } {
+  const sentAt: number[] = [];
+  const started = Date.now();
+  return {
+    sentAt,
+    transport: {
+      request(_subject, _body, _headers, timeoutMs) {
+        sentAt.push(Date.now() - started);
+        const planned = answer(sentAt.length);
+        return new Promise((resolve) => {
+          if (planned === null || planned.afterMs >= timeoutMs) setTimeout(() => resolve({ kind: "timeout" }), timeoutMs);
+          else setTimeout(() => resolve(planned.outcome), planned.afterMs);
+        });
+      },
+    },
+  };
+}
+
+test("an attempt lost with a dead leader is hedged long before its timeout, and the new leader's reply wins", async () => {
+  // Attempt 1 reaches a leader that dies (no reply for 2 s); hedges find no responders until the
+  // standby serves ~500 ms in; then a reply.
+  const started = Date.now();
+  const { transport, sentAt } = timed((attempt) => {
+    if (attempt === 1) return null;
+    return Date.now() - started < 500 ? { afterMs: 1, outcome: { kind: "unavailable", reason: "no responders" } } : { afterMs: 1, outcome: { kind: "reply", data: encodeMessage({ status: 0 }) } };
+  });
+  const caller = createMetaCaller({ transport, log: quietLog, attemptTimeoutMs: 2000, retryTotalMs: 10_000, backoffMinMs: 25, backoffMaxMs: 500, hedgeMs: 250 });
+  assert.deepEqual(await caller.call(request, { inode: 1 }), { status: 0 });
+  const elapsed = Date.now() - started;
+  // Without the hedge the answer would wait for the 2 s attempt timeout. (Bounds leave room for
+  // timers running late on a loaded machine.)
+  assert.ok(elapsed < 1500, `answered after ${elapsed} ms (attempts at ${sentAt.join(", ")})`);
+  assert.ok(sentAt[1]! >= 240 && sentAt[1]! < 700, `first hedge at ${sentAt[1]} ms`);
+  // No-responder retries during the failover window stay close (backoff capped at 50 ms).
+  const gaps = sentAt.slice(2).map((at, i) => at - sentAt[i + 1]!);
+  assert.ok(gaps.length >= 3, `only ${gaps.length} retries`);
+  assert.ok(percentileOf(gaps, 50) <= 80, `retry gaps ${gaps.join(", ")}`);
+});
+
+test("a slow reply to the first attempt still wins over its hedges; hedges double and stay bounded", async () => {
+  const { transport, sentAt } = timed((attempt) => (attempt === 1 ? { afterMs: 900, outcome: { kind: "reply", data: encodeMessage({ status: 7 }) } } : null));
+  const caller = createMetaCaller({ transport, log: quietLog, attemptTimeoutMs: 2000, retryTotalMs: 10_000, hedgeMs: 100 });
+  assert.deepEqual(await caller.call(request, { inode: 1 }), { status: 7 });
+  // Hedges at ~100 and ~300 (100 + 200) and ~700 (+400): three, not one per 100 ms.
+  assert.ok(sentAt.length >= 2 && sentAt.length <= 4, `attempts at ${sentAt.join(", ")}`);
+  assert.ok((sentAt[2] ?? Infinity) >= 280 && (sentAt[3] ?? Infinity) >= 680, `attempts at ${sentAt.join(", ")}`);
+});
+
+test("backoff after no responders grows beyond the failover cap only after the failover window", async () => {
+  const { transport, sentAt } = timed(() => ({ afterMs: 0, outcome: { kind: "unavailable", reason: "no responders" } }));
+  const caller = createMetaCaller({ transport, log: quietLog, attemptTimeoutMs: 2000, retryTotalMs: 700, backoffMinMs: 10, backoffMaxMs: 400, failoverWindowMs: 300, failoverBackoffMs: 20 });
+  assert.deepEqual(await caller.call(request, { inode: 1 }), { status: Status.EAGAIN });
+  const gaps = sentAt.slice(1).map((at, i) => at - sentAt[i]!);
+  const early = gaps.filter((_, i) => sentAt[i + 1]! < 280);
+  assert.ok(early.length >= 5 && percentileOf(early, 50) <= 45, `gaps in the window: ${early.join(", ")}`);
+  assert.ok(gaps.some((gap) => gap >= 70), `gaps after it: ${gaps.join(", ")}`);
+});
+
+test("the retries end when the deadline passes between scheduling an attempt and sending it", { timeout: 10_000 }, async () => {
+  // A clock that jumps 40 ms per reading: the deadline is crossed between the two.
+  let clock = 0;
+  const { transport, sent } = scripted([]);
+  const caller = createMetaCaller({ transport, log: quietLog, attemptTimeoutMs: 50, retryTotalMs: 250, backoffMinMs: 1, backoffMaxMs: 8, nowMs: () => (clock += 40) });
+  assert.deepEqual(await caller.call(request, { inode: 1 }), { status: Status.EAGAIN });
+  assert.ok(sent.length >= 1 && sent.length < 10, `${sent.length} attempts`);
+});

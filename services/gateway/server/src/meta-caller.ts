@@ -3,9 +3,13 @@
  * routing headers, retried while nobody answers, under the operation's root span.
  *
  * Retries: a request that times out or finds no responders (router or shard restarting, leader
- * failover) is sent again after a growing backoff (limits.metaRequestBackoffMinMs → …MaxMs) with
- * the same request id, so a shard that did execute the first attempt recognises the replay and
- * answers the recorded result. After limits.metaRequestRetryTotalMs the client gets a status
+ * failover) is sent again after a growing backoff (limits.metaRequestBackoffMinMs → …MaxMs; during
+ * the first limits.metaRequestFailoverWindowMs capped at …FailoverBackoffMs, so a standby that
+ * takes over within ~0.5 s is found at once) with the same request id, so a shard that did execute
+ * the first attempt recognises the replay and answers the recorded result. An attempt that stays
+ * unanswered for limits.metaRequestHedgeMs (doubling) is "hedged": sent again while the first
+ * keeps waiting, and the first reply of either wins — a request whose shard leader died after
+ * receiving it reaches the new leader in well under a second instead of after the attempt timeout. After limits.metaRequestRetryTotalMs the client gets a status
  * instead: EAGAIN when no attempt reached a responder (the operation certainly did not happen),
  * IO when an attempt timed out (it may have happened). mfsmount passes either to the application
  * (it retries only lost connections, not statuses; protocol §5), which is the honest answer after
@@ -46,6 +50,10 @@ export interface MetaCallerOptions {
   readonly retryTotalMs?: number;
   readonly backoffMinMs?: number;
   readonly backoffMaxMs?: number;
+  /** First hedge delay (doubling); a value at or above attemptTimeoutMs turns hedging off. */
+  readonly hedgeMs?: number;
+  readonly failoverWindowMs?: number;
+  readonly failoverBackoffMs?: number;
   readonly nowMs?: () => number;
 }
 
@@ -70,23 +78,51 @@ export function createMetaCaller(options: MetaCallerOptions): MetaCaller {
   const { transport, log } = options;
   const aborter = new AbortController();
 
+  const hedgeStartMs = options.hedgeMs ?? limits.metaRequestHedgeMs;
+  const failoverWindowMs = options.failoverWindowMs ?? limits.metaRequestFailoverWindowMs;
+  const failoverBackoffMs = options.failoverBackoffMs ?? limits.metaRequestFailoverBackoffMs;
+  /** Attempts of one request waiting at once (the first, plus hedges; the schedule doubles). */
+  const attemptsInFlightMax = 4;
+
   async function attemptUntilAnswered(request: MetaRequest, headers: Map<string, string>): Promise<Result> {
     const body = encodeMessage(request);
-    const deadlineMs = nowMs() + retryTotalMs;
+    const startedMs = nowMs();
+    const deadlineMs = startedMs + retryTotalMs;
     let backoffMs = backoffMinMs;
+    let hedgeMs = hedgeStartMs;
     let attempts = 0;
     let everTimedOut = false;
     let lastReason = "";
+    let nextSendMs = startedMs;
+    const inFlight = new Map<number, Promise<{ readonly id: number; readonly outcome: AttemptOutcome }>>();
     while (true) {
-      attempts++;
-      const timeoutMs = Math.max(1, Math.min(attemptTimeoutMs, deadlineMs - nowMs()));
-      const outcome = await transport.request(metaRequestSubject, body, headers, timeoutMs);
+      const now = nowMs();
+      if (now >= nextSendMs && now < deadlineMs && inFlight.size < attemptsInFlightMax && !aborter.signal.aborted) {
+        const id = ++attempts;
+        const timeoutMs = Math.max(1, Math.min(attemptTimeoutMs, deadlineMs - now));
+        inFlight.set(id, transport.request(metaRequestSubject, body, headers, timeoutMs).then((outcome) => ({ id, outcome })));
+        // Unanswered by then, the request is sent again (hedged) while this one keeps waiting.
+        nextSendMs = hedgeMs < timeoutMs ? now + hedgeMs : Number.POSITIVE_INFINITY;
+        hedgeMs *= 2;
+      }
+      // After an abort (shutdown) nothing more is sent; attempts in flight are still awaited.
+      const canSendLater = !aborter.signal.aborted && inFlight.size < attemptsInFlightMax && nextSendMs < deadlineMs && nowMs() < deadlineMs;
+      if (inFlight.size === 0 && !canSendLater) break;
+      const waitMs = canSendLater ? Math.max(0, nextSendMs - nowMs()) : null;
+      const settled = await Promise.race([...inFlight.values(), ...(waitMs === null ? [] : [sleep(waitMs, aborter.signal).then(() => null)])]);
+      if (settled === null) continue;
+      inFlight.delete(settled.id);
+      const { outcome } = settled;
       if (outcome.kind === "reply") return decodeResult(outcome.data, request, log);
       if (outcome.kind === "timeout") everTimedOut = true;
-      lastReason = outcome.kind === "timeout" ? `no reply within ${timeoutMs} ms` : outcome.reason;
-      if (aborter.signal.aborted || nowMs() + backoffMs >= deadlineMs) break;
-      await sleep(backoffMs, aborter.signal);
-      backoffMs = Math.min(backoffMs * 2, backoffMaxMs);
+      lastReason = outcome.kind === "timeout" ? "no reply in time" : outcome.reason;
+      // The next attempt is a fresh one: its hedges start from the first delay again.
+      hedgeMs = hedgeStartMs;
+      // Nobody has it (or it timed out): try again after the backoff, unless a hedge comes sooner.
+      const cap = nowMs() - startedMs < failoverWindowMs ? Math.min(backoffMaxMs, failoverBackoffMs) : backoffMaxMs;
+      backoffMs = Math.min(backoffMs, cap);
+      nextSendMs = Math.min(nextSendMs, nowMs() + backoffMs);
+      backoffMs = Math.min(backoffMs * 2, cap);
     }
     const status = everTimedOut ? Status.IO : Status.EAGAIN;
     log.warn("metadata request gave up", {

@@ -3,9 +3,10 @@
  * then NATS, the shard map (requests cannot be routed without it), then the subscription; READY
  * is printed only once requests are being taken. Shutdown runs in reverse.
  */
-import { connectNats, openBucket } from "@antler/io-nats";
+import { limits } from "@antler/base";
+import { connectNats, openBucket, watchShardLeases } from "@antler/io-nats";
 import { shardMapKey } from "@antler/ops";
-import { decodeShardMap } from "@antler/router-core";
+import { decodeShardMap, LeaderLiveness } from "@antler/router-core";
 import { createPlacement } from "@antler/slots";
 import { createLogger, startTelemetryFromEnv } from "@antler/telemetry";
 import { startRouter } from "./router.ts";
@@ -31,7 +32,13 @@ async function main(): Promise<void> {
   const nc = await connectNats(natsUrl, "antler-router", { logger });
   const bucket = await openBucket(nc);
   const map = await loadOrCreateShardMap(bucket, await createPlacement(), shardCount, logger);
-  const router = startRouter({ nc, map, logger });
+  // Which shards' leaders may be changing (their leases stopped renewing): those are forwarded
+  // checked, so a gateway hears "no responders" at once during a failover.
+  const liveness = new LeaderLiveness({ suspectAfterMs: limits.routerLeaderSuspectMs, takeoverGraceMs: limits.routerTakeoverGraceMs });
+  const leaseWatch = watchShardLeases(nc, (shardId, observation) => liveness.observe(shardId, observation, performance.now()), {
+    onError: (err) => logger.debug("shard lease watch", { err }),
+  });
+  const router = startRouter({ nc, map, logger, liveness });
   // Later versions of the map (slot moves) take effect as soon as they are stored.
   const mapWatch = await bucket.watch(shardMapKey, (entry) => {
     try {
@@ -49,6 +56,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info("stopping", { signal });
     mapWatch.stop();
+    leaseWatch.stop();
     await router.drain();
     await nc.drain();
     await telemetry.shutdown();

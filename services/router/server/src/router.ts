@@ -4,10 +4,16 @@
  * subject stays the gateway's inbox, so the shard answers the gateway directly — one extra
  * one-way hop, not a round trip. A "*" request is sent to every shard, and the replies are merged
  * here (see router-core mergeFanOut).
+ *
+ * While a shard's leader may be changing (its lease stopped renewing, or just changed holder:
+ * router-core LeaderLiveness), its requests are forwarded checked instead: as the router's own
+ * request, whose reply is passed on to the gateway's inbox unchanged, and whose "no responders" is
+ * passed on as such, so the gateway retries within milliseconds rather than after its hedge.
  */
-import { newHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@antler/io-nats";
+import { limits } from "@antler/base";
+import { newHeaders, respondNoResponders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@antler/io-nats";
 import { CodecError, decodeMessage, encodeMessage, Header, metaRequestSubject, routerQueue, shardRequestSubject, Status, type CommandKind, type Result } from "@antler/ops";
-import { mergeFanOut, parseSlotHeader, shardForSlot, shardIdsOf, type ShardMap } from "@antler/router-core";
+import { mergeFanOut, parseSlotHeader, shardForSlot, shardIdsOf, type LeaderLiveness, type ShardMap } from "@antler/router-core";
 import { extractTrace, injectTrace, SpanKind, withSpan, type Logger } from "@antler/telemetry";
 
 export interface RouterOptions {
@@ -16,6 +22,12 @@ export interface RouterOptions {
   readonly logger: Logger;
   /** How long a fan-out waits for each shard. */
   readonly fanOutTimeoutMs?: number;
+  /** The shards' leader liveness (fed from their leases); absent: always fire-and-forget. */
+  readonly liveness?: LeaderLiveness;
+  /** Monotonic ms for the liveness checks. */
+  readonly nowMs?: () => number;
+  /** How long a checked forward waits for the shard's reply. */
+  readonly checkedForwardTimeoutMs?: number;
 }
 
 export interface Router {
@@ -81,6 +93,21 @@ export function startRouter(options: RouterOptions): Router {
   const { nc, logger } = options;
   let map = options.map;
   const fanOutTimeoutMs = options.fanOutTimeoutMs ?? 5_000;
+  const liveness = options.liveness ?? null;
+  const nowMs = options.nowMs ?? (() => performance.now());
+  const checkedForwardTimeoutMs = options.checkedForwardTimeoutMs ?? limits.routerCheckedForwardTimeoutMs;
+
+  /** Forwards as our own request: the reply (or "no responders") is passed on to `replyTo`. */
+  const forwardChecked = (subject: string, data: Uint8Array, headers: MsgHdrs, replyTo: string, shard: number): void => {
+    nc.request(subject, data, { timeout: checkedForwardTimeoutMs, headers }).then(
+      (reply) => nc.publish(replyTo, reply.data, reply.headers !== undefined ? { headers: reply.headers } : {}),
+      (err: unknown) => {
+        if ((err as { isNoResponders?: () => boolean }).isNoResponders?.() === true) respondNoResponders(nc, replyTo);
+        // A timeout: the gateway's own attempt times out or is hedged; nothing to add.
+        else logger.debug("checked forward got no reply", { shard, err });
+      },
+    );
+  };
 
   const forward = (msg: Msg, slot: number): void => {
     const shard = shardForSlot(map, slot);
@@ -92,7 +119,8 @@ export function startRouter(options: RouterOptions): Router {
         const headers = ownHeadersForForwarding(msg);
         headers.set(Header.mapVersion, String(map.version));
         injectTrace(headers);
-        nc.publish(subject, msg.data, { ...(msg.reply ? { reply: msg.reply } : {}), headers });
+        if (msg.reply && liveness !== null && liveness.suspect(shard, nowMs())) forwardChecked(subject, msg.data, headers, msg.reply, shard);
+        else nc.publish(subject, msg.data, { ...(msg.reply ? { reply: msg.reply } : {}), headers });
       },
       { parent: extractTrace(msg.headers), kind: SpanKind.PRODUCER },
     );

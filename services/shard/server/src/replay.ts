@@ -31,22 +31,31 @@ export async function replayLog<E>(log: LogStream, sm: ShardStateMachine<E>, fro
   let records = 0;
   let entries = 0;
   const lastSeq = await log.readAll(fromSeq, (record) => {
-    let batch: Uint8Array[];
-    try {
-      batch = decodeBatch(record.data);
-    } catch (err) {
-      throw new ReplayError(`log record ${record.seq} is not a batch`, { cause: err });
-    }
-    for (let i = 0; i < batch.length; i++) {
-      try {
-        sm.apply(sm.decodeEntry(batch[i]!));
-      } catch (err) {
-        throw new ReplayError(`entry ${i} of log record ${record.seq} failed to apply`, { cause: err });
-      }
-      entries++;
-    }
+    entries += applyLogRecord(sm, record.seq, record.data);
     records++;
     onRecord?.(record.seq, record.data);
   });
   return { records, entries, lastSeq, durationMs: performance.now() - started };
+}
+
+/**
+ * Applies one log record (a batch of entries) and returns how many entries it held. Replay and a
+ * standby following the log use it alike.
+ * @throws ReplayError when the record does not decode or an entry does not apply.
+ */
+export function applyLogRecord<E>(sm: ShardStateMachine<E>, seq: number, data: Uint8Array): number {
+  let batch: Uint8Array[];
+  try {
+    batch = decodeBatch(data);
+  } catch (err) {
+    throw new ReplayError(`log record ${seq} is not a batch`, { cause: err });
+  }
+  for (let i = 0; i < batch.length; i++) {
+    try {
+      sm.apply(sm.decodeEntry(batch[i]!));
+    } catch (err) {
+      throw new ReplayError(`entry ${i} of log record ${seq} failed to apply`, { cause: err });
+    }
+  }
+  return batch.length;
 }

@@ -1,20 +1,46 @@
 /**
  * The shard process, minus the choice of state machine (main.ts passes the real one; tests pass
- * a fake). Composition order: telemetry, NATS, the log stream, the cluster metaid and shard map
- * (the state machine needs both), the snapshot store and worker, the restore (newest usable snapshot
- * + log tail, restore.ts), then serving with the snapshotter fed by every acknowledged append;
- * READY is printed only when requests are taken. READY reports the restore: `snapshotSeq` (0 =
- * none), `entriesReplayed`/`tailRecords` (the tail), `snapshotLoadMs`, `replayMs`, `restoreMs`.
- * Exit codes: 0 after SIGTERM/SIGINT, 1 on any failure — notably a fenced append, after which the
- * supervisor restarts the process and it replays the log written by the other writer.
+ * a fake). Every process is one replica of its shard (ANTLER_REPLICA_ID); the replicas elect a
+ * leader through the shard's lease (ARCHITECTURE §4, @antler/shard-core Election).
+ *
+ * Composition order: telemetry, NATS, the log stream, the cluster metaid and shard map (the state
+ * machine needs both), the snapshot store and worker, the restore (newest usable snapshot + log
+ * tail, restore.ts). Then the replica is a STANDBY: it follows the log (every new record applied
+ * to its state machine and its snapshot replica) and takes part in the election. When it wins the
+ * lease it stops following, reads the log to its end (fenced appends make that safe: a record a
+ * deposed leader adds later only fences our own first append) and serves; the snapshotter is fed
+ * by every acknowledged append. A single replica finds the key missing, released or held by its own
+ * previous incarnation and leads at once, as before.
+ *
+ * Output: READY when the process is up, with `role` ("leader" or "standby") and `epoch`, and the
+ * restore (`snapshotSeq` (0 = none), `entriesReplayed`/`tailRecords` (the tail), `snapshotLoadMs`,
+ * `replayMs`, `restoreMs`); every later change of role prints `ROLE {"role":...}` (a takeover with
+ * its epoch and how long it took, a step-down with the reason).
+ *
+ * Losing the lease while leading (renewals failed, a stall longer than the lease, another holder)
+ * stops the serving at once — requests and replies are dropped by the lease guard — and hands the
+ * lease over; once the appends the server had started are settled, the replica follows the log
+ * again as a standby (no restart: a starved leader costs one failover, not a replay).
+ *
+ * Exit codes: 0 after SIGTERM/SIGINT (a leader finishes what it accepted, then hands the lease
+ * over so a standby takes over at once), 1 on any failure — notably a fenced append (another
+ * leader wrote: this replica's state has entries the log will never have): it stops at once,
+ * without replying further, and the supervisor restarts it as a standby that replays the log.
  */
 import { limits } from "@antler/base";
-import { connectNats, ensureClusterCreatedSeconds, ensureClusterMetaId, ensureShardLog, openBucket, openSnapshotStore, type SnapshotStore } from "@antler/io-nats";
+import {
+  connectNats, ensureClusterCreatedSeconds, ensureClusterMetaId, ensureShardLog, FencedError, followLog, openBucket, openKvLeaseStore, openSnapshotStore,
+  type LogFollower, type SnapshotStore,
+} from "@antler/io-nats";
+import { Election, isEarlierIncarnation, leaseHolderId, leaseReplicaName } from "@antler/shard-core";
 import { createPlacement, type Placement } from "@antler/slots";
 import { createLogger, startTelemetryFromEnv, type Logger } from "@antler/telemetry";
+import { ElectionRunner } from "./election-runner.ts";
+import { leaseGuardedConnection, watchedLog, type LeaseGuard } from "./lease-guard.ts";
+import { applyLogRecord, replayLog } from "./replay.ts";
 import { restoreShard } from "./restore.ts";
 import { loadShardMap, slotsOwnedBy } from "./shard-map.ts";
-import { startShardServer } from "./shard-server.ts";
+import { startShardServer, type ShardServer } from "./shard-server.ts";
 import { WorkerReplica } from "./snapshot-replica.ts";
 import { Snapshotter, type SnapshotPolicy } from "./snapshotter.ts";
 import { isSnapshottable, type ShardStateMachine } from "./state-machine.ts";
@@ -23,10 +49,14 @@ export interface ShardConfig {
   readonly natsUrl: string;
   readonly shardId: number;
   readonly shardCount: number;
-  /** Replicas of the log stream when it is created (existing streams keep theirs). */
+  /** Which replica of the shard this process is (stable across its restarts; names its lease holder). */
+  readonly replicaId: number;
+  /** Replicas of the log stream and the lease bucket when they are created (existing ones keep theirs). */
   readonly logReplicas: number;
   /** When to snapshot (ADR 0006); `entries: 0` turns snapshots off (restore still uses stored ones). */
   readonly snapshots: SnapshotPolicy;
+  /** Leader lease timing (defaults: limits.shardLease*); every replica of a shard must agree. */
+  readonly lease: { readonly renewMs: number; readonly expiryMs: number; readonly selfFenceMarginMs: number };
 }
 
 export class ShardConfigError extends Error {
@@ -48,15 +78,26 @@ export function shardConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ShardC
     natsUrl: env.ANTLER_NATS_URL ?? "nats://127.0.0.1:4222",
     shardId: intFromEnv(env, "ANTLER_SHARD_ID"),
     shardCount: intFromEnv(env, "ANTLER_SHARD_COUNT", 1),
+    replicaId: intFromEnv(env, "ANTLER_REPLICA_ID", 0),
     logReplicas: intFromEnv(env, "ANTLER_LOG_REPLICAS", 1),
     snapshots: {
       entries: intFromEnv(env, "ANTLER_SNAPSHOT_ENTRIES", limits.shardSnapshotEntries),
       intervalMinMs: intFromEnv(env, "ANTLER_SNAPSHOT_INTERVAL_MIN_MS", limits.shardSnapshotIntervalMinMs),
       intervalMaxMs: intFromEnv(env, "ANTLER_SNAPSHOT_INTERVAL_MAX_MS", limits.shardSnapshotIntervalMaxMs),
     },
+    lease: {
+      renewMs: intFromEnv(env, "ANTLER_SHARD_LEASE_RENEW_MS", limits.shardLeaseRenewMs),
+      expiryMs: intFromEnv(env, "ANTLER_SHARD_LEASE_EXPIRY_MS", limits.shardLeaseExpiryMs),
+      selfFenceMarginMs: intFromEnv(env, "ANTLER_SHARD_LEASE_MARGIN_MS", limits.shardLeaseSelfFenceMarginMs),
+    },
   };
   if (config.shardId >= config.shardCount) throw new ShardConfigError(`ANTLER_SHARD_ID ${config.shardId} must be below ANTLER_SHARD_COUNT ${config.shardCount}`);
   if (config.logReplicas < 1) throw new ShardConfigError("ANTLER_LOG_REPLICAS must be at least 1");
+  const { renewMs, expiryMs, selfFenceMarginMs } = config.lease;
+  // The leader must renew several times within its own lease, which must end before a standby claims.
+  if (selfFenceMarginMs < 1 || selfFenceMarginMs >= expiryMs || renewMs < 1 || renewMs * 2 > expiryMs - selfFenceMarginMs) {
+    throw new ShardConfigError(`lease timing renew ${renewMs} ms, expiry ${expiryMs} ms, margin ${selfFenceMarginMs} ms: need 1 <= margin < expiry and 2 * renew <= expiry - margin`);
+  }
   return config;
 }
 
@@ -87,11 +128,16 @@ export interface ShardProcessOptions {
 /** Runs the shard until a signal or a fatal error; never returns. */
 export async function runShardProcess<E>(createStateMachine: StateMachineFactory<E>, options: ShardProcessOptions = {}): Promise<never> {
   let logger = createLogger("shard");
+  /** Ends the process at once: nothing more is answered (used for every loss of leadership). */
+  const die = (message: string, fields: Record<string, unknown> = {}): never => {
+    logger.error(message, fields);
+    process.exit(1);
+  };
   try {
     const config = shardConfigFromEnv();
-    logger = logger.child({ shard: config.shardId });
+    logger = logger.child({ shard: config.shardId, replica: config.replicaId });
     const telemetry = startTelemetryFromEnv("antler-shard");
-    const nc = await connectNats(config.natsUrl, `antler-shard-${config.shardId}`, { logger });
+    const nc = await connectNats(config.natsUrl, `antler-shard-${config.shardId}-${config.replicaId}`, { logger });
     const log = await ensureShardLog(nc, config.shardId, { replicas: config.logReplicas });
     const bucket = await openBucket(nc);
     const metaId = await ensureClusterMetaId(bucket);
@@ -130,52 +176,206 @@ export async function runShardProcess<E>(createStateMachine: StateMachineFactory
     });
     const restoreMs = performance.now() - restoreStarted;
     const snapshotSeq = restored.snapshot?.lastSeq ?? 0;
+    const sm = restored.sm;
     logger.info("restored", { snapshotSeq, skipped: restored.skipped, tailRecords: restored.tailRecords, tailEntries: restored.tailEntries, lastSeq: restored.lastSeq, ms: Math.round(restoreMs) });
 
-    const snapshotter =
-      replica === null || store === null
-        ? null
-        : new Snapshotter({ shardId: config.shardId, log, store, replica, logger, policy: config.snapshots, baseSeq: snapshotSeq, lastSeq: restored.lastSeq });
-    const server = startShardServer({
-      nc,
-      shardId: config.shardId,
-      log,
-      sm: restored.sm,
-      logger,
-      lastSeq: restored.lastSeq,
-      ...(snapshotter !== null ? { onCommitted: (seq: number, record: Uint8Array, entries: number) => snapshotter.committed(seq, record, entries) } : {}),
-    });
-    await nc.flush();
-    let stopping = false;
-    const stopOnSignal = (signal: string) => {
-      stopping = true;
-      logger.info("stopping", { signal });
-      void server.stop();
+    // Standby: apply every record the leader appends, as it appears.
+    let appliedSeq = restored.lastSeq;
+    let follower: LogFollower | null = null;
+    const follow = async (): Promise<void> => {
+      const started = await followLog(nc, log.name, appliedSeq + 1, (record) => {
+        applyLogRecord(sm, record.seq, record.data);
+        replica?.record(record.seq, record.data);
+        appliedSeq = record.seq;
+      });
+      follower = started;
+      void started.done.catch((err: unknown) => die("following the log failed", { err }));
     };
-    process.on("SIGTERM", () => stopOnSignal("SIGTERM"));
-    process.on("SIGINT", () => stopOnSignal("SIGINT"));
-    void nc.closed().then((err) => {
-      if (stopping) return;
-      logger.error("nats connection closed", { err });
-      process.exit(1);
+    await follow();
+
+    const holder = leaseHolderId(leaseReplicaName(config.shardId, config.replicaId), `${process.pid}-${Date.now().toString(36)}`);
+    const election = new Election({
+      holder,
+      leaseMs: config.lease.expiryMs - config.lease.selfFenceMarginMs,
+      takeoverMs: config.lease.expiryMs,
+      renewIntervalMs: config.lease.renewMs,
+      inheritsFrom: (other) => isEarlierIncarnation(holder, other),
+    });
+    const leaseStore = await openKvLeaseStore(nc, config.shardId, {
+      replicas: config.logReplicas,
+      onError: (err) => logger.warn("lease store", { err }),
     });
 
-    process.stdout.write(
-      `READY ${JSON.stringify({ service: "shard", pid: process.pid, shardId: config.shardId, metaId: metaId.toString(), slots: slots.length, mapVersion: map.version, lastSeq: restored.lastSeq, snapshotSeq, snapshotsSkipped: restored.skipped.length, snapshotLoadMs: Math.round(restored.snapshotLoadMs), tailRecords: restored.tailRecords, entriesReplayed: restored.tailEntries, replayMs: Math.round(restored.tailMs), restoreMs: Math.round(restoreMs), snapshots: snapshotter !== null })}\n`,
-    );
+    /**
+     * The replica's mode: a standby follows the log; promoting = won the lease, catching up;
+     * leader = serving; demoting = lost the lease, finishing what the server accepted before
+     * following the log again. One leadership at a time; `transition` orders them.
+     */
+    type Mode = "standby" | "promoting" | "leader" | "demoting";
+    let mode = "standby" as Mode;
+    /** The epoch this replica leads or last led (for logs; the election forgets it on step-down). */
+    let leadingEpoch = 0;
+    let transition: Promise<void> = Promise.resolve();
+    let stopping = false;
+    let printedReady = false;
+    let snapshotter: Snapshotter | null = null;
+    /** The serving side while leading (or demoting). */
+    let session: {
+      readonly server: ShardServer;
+      readonly appends: {
+        /** The last append attempt failed and none succeeded since: the state may be ahead of the log. */
+        lastFailed: boolean;
+        /** Set once demoted: any further append is refused (and fatal). */
+        closed: boolean;
+      };
+    } | null = null;
+    const printRole = (fields: Record<string, unknown>): void => {
+      if (printedReady) process.stdout.write(`ROLE ${JSON.stringify(fields)}\n`);
+    };
+    const guard: LeaseGuard = {
+      allowed: () => mode === "leader" && runner.isLeader(),
+      onDenied: () => demote("lease ran out while serving (stalled, paused or cut off from the lease store)"),
+    };
 
-    const reason = await server.done;
-    if (reason.kind === "stopped") {
-      await server.stop();
+    /** Won the lease: catch up with the log to its end, then serve. */
+    const promote = async (epoch: number): Promise<void> => {
+      const wonAt = performance.now();
+      mode = "promoting";
+      leadingEpoch = epoch;
+      await follower?.stop();
+      follower = null;
+      // Records the follower had not delivered yet: read to the log's end now.
+      const tail = await replayLog(log, sm, appliedSeq + 1, (seq, data) => {
+        replica?.record(seq, data);
+        appliedSeq = seq;
+      });
+      if (mode !== "promoting" || !runner.isLeader() || stopping) {
+        // The lease went while catching up (or we are stopping): nothing was served, so the state
+        // is the log's; keep following it.
+        logger.warn("lease lost while catching up with the log", { epoch });
+        mode = "standby";
+        if (!stopping) await follow();
+        return;
+      }
+      const lastSeq = appliedSeq;
+      // One snapshotter for the process's life: its replica is fed by the follower while this is a
+      // standby, so a later leadership continues with it (closing it would close the replica).
+      snapshotter ??= replica === null || store === null ? null : new Snapshotter({ shardId: config.shardId, log, store, replica, logger, policy: config.snapshots, baseSeq: snapshotSeq, lastSeq });
+      const appends = { lastFailed: false, closed: false };
+      const server = startShardServer({
+        nc: leaseGuardedConnection(nc, guard),
+        shardId: config.shardId,
+        log: watchedLog(log, {
+          open: () => !appends.closed,
+          onSuccess: () => void (appends.lastFailed = false),
+          onFailure: (err) => {
+            appends.lastFailed = true;
+            // A fenced append (another leader wrote) or one after demotion: our state has entries
+            // the log will never have. Nothing more may be answered; a restart replays the log.
+            if (err instanceof FencedError) die(appends.closed ? "append attempted after stepping down" : "log append fenced: another leader wrote; exiting", { err, epoch });
+          },
+        }),
+        sm,
+        logger,
+        lastSeq,
+        writerId: holder,
+        ...(snapshotter !== null ? { onCommitted: (seq: number, record: Uint8Array, entries: number) => snapshotter?.committed(seq, record, entries) } : {}),
+      });
+      session = { server, appends };
+      mode = "leader";
+      await nc.flush();
+      const takeoverMs = Math.round(performance.now() - wonAt);
+      logger.info("serving as leader", { epoch, lastSeq, caughtUpRecords: tail.records, takeoverMs });
+      printRole({ role: "leader", epoch, lastSeq, caughtUpRecords: tail.records, takeoverMs });
+      void server.done.then(async (reason) => {
+        if (reason.kind === "stopped") return;
+        // The log failed under the server (fenced, or unreachable past its retries): exit without
+        // draining; replies for entries that are not durable must never go out, and the
+        // supervisor restarts us into a fresh replay.
+        await telemetry.flush().catch(() => {});
+        die(reason.fenced ? "log append fenced: another leader wrote; exiting" : "log append failed; exiting", { err: reason.err });
+      });
+    };
+
+    /**
+     * Lost the lease while leading: stop taking requests at once, let what the server accepted
+     * finish (its replies are dropped by the guard; appends land or are fenced), hand the lease
+     * over, and follow the log again. The process survives a spurious loss (a stall) without a
+     * restart; if an append failed, the state is ahead of the log and the process exits instead.
+     */
+    const demote = (reason: string): void => {
+      if (mode === "promoting") {
+        mode = "standby"; // promote() sees it after the catch-up and goes back to following
+        return;
+      }
+      if (mode !== "leader") return;
+      mode = "demoting";
+      logger.warn("stepping down", { reason, epoch: leadingEpoch });
+      runner.resign(reason);
+      const ending = session!;
+      transition = transition.then(async () => {
+        await ending.server.stop();
+        if (ending.appends.lastFailed) die("an append failed while stepping down: the state is ahead of the log; exiting");
+        ending.appends.closed = true;
+        appliedSeq = ending.server.lastSeq();
+        session = null;
+        mode = "standby";
+        printRole({ role: "standby", epoch: leadingEpoch, lastSeq: appliedSeq, reason });
+        if (!stopping) await follow();
+      });
+      transition.catch((err: unknown) => die("stepping down failed", { err }));
+    };
+
+    const runner = new ElectionRunner({
+      store: leaseStore,
+      election,
+      logger,
+      tickMs: limits.shardLeaseTickMs,
+      onBecomeLeader: (epoch) => {
+        if (stopping) return;
+        transition = transition.then(() => promote(epoch));
+        transition.catch((err: unknown) => die("taking over as leader failed", { err, epoch }));
+      },
+      onStepDown: (reason) => {
+        // Released on shutdown: the server was already stopped.
+        if (!stopping) demote(reason);
+      },
+    });
+    runner.start();
+    await runner.settled();
+    await transition;
+
+    const stopOnSignal = async (signal: string): Promise<void> => {
+      if (stopping) return;
+      stopping = true;
+      logger.info("stopping", { signal, mode });
+      await transition;
+      // A leader finishes what it accepted (its lease still renewed), then hands the lease over.
+      const ending = session;
+      await ending?.server.stop();
+      await runner.release().catch((err: unknown) => logger.warn("lease release failed", { err }));
+      if (ending !== null) ending.appends.closed = true;
+      await follower?.stop();
       await snapshotter?.close();
       await nc.drain();
       await telemetry.shutdown();
       process.exit(0);
-    }
-    // Fatal (fenced or log unreachable): exit without draining; replies for entries that are not
-    // durable must never go out, and the supervisor restarts us into a fresh replay.
-    await telemetry.flush().catch(() => {});
-    process.exit(1);
+    };
+    process.on("SIGTERM", () => void stopOnSignal("SIGTERM"));
+    process.on("SIGINT", () => void stopOnSignal("SIGINT"));
+    void nc.closed().then((err) => {
+      if (stopping) return;
+      die("nats connection closed", { err });
+    });
+
+    const role = mode === "leader" ? "leader" : "standby";
+    process.stdout.write(
+      `READY ${JSON.stringify({ service: "shard", pid: process.pid, shardId: config.shardId, replicaId: config.replicaId, role, epoch: election.epoch, holder, metaId: metaId.toString(), slots: slots.length, mapVersion: map.version, lastSeq: appliedSeq, snapshotSeq, snapshotsSkipped: restored.skipped.length, snapshotLoadMs: Math.round(restored.snapshotLoadMs), tailRecords: restored.tailRecords, entriesReplayed: restored.tailEntries, replayMs: Math.round(restored.tailMs), restoreMs: Math.round(restoreMs), snapshots: replica !== null })}\n`,
+    );
+    printedReady = true;
+    logger.info("up", { role, epoch: election.epoch });
+    // Runs until a signal (exit 0) or a failure (exit 1) ends the process.
+    return await new Promise<never>(() => {});
   } catch (err) {
     logger.error("shard failed", { err });
     process.exit(1);
