@@ -12,3 +12,8 @@ export {
   openSnapshotStore, sha256Hex, snapshotBucket, snapshotObjectName, SnapshotCorruptError, SnapshotStoreError,
   type Snapshot, type SnapshotInfo, type SnapshotPut, type SnapshotStore, type SnapshotStoreOptions,
 } from "./snapshot-store.ts";
+export { LogTruncatedError, openQuorumLogStream, QuorumLogStream, type QuorumLogOptions, type ReplicaState } from "./quorum-log-stream.ts";
+export {
+  openQuorumLeaseStore, QuorumLeaseStore, quorumLeaseStream, quorumLeaseSubject, type QuorumLeaseOptions,
+} from "./quorum-lease-store.ts";
+export { followQuorumLog, type QuorumFollowOptions } from "./quorum-log-follower.ts";

@@ -1,0 +1,690 @@
+/**
+ * A LogStream that survives the loss of any one NATS server without a stall (ADR 0007): the log
+ * is kept on three R1 streams, one per independent nats-server (JournalReplica), in the style of
+ * HDFS's quorum journal. An append goes to all three at once with the expected last sequence and
+ * is acknowledged as soon as two stored it; a replica that missed records is repaired in the
+ * background by copying from one that has them.
+ *
+ * Why it is safe (the argument the code relies on; "agreed" = stored on at least two replicas):
+ *
+ * - Slots are write-once (JournalReplica: expected-last-sequence publish, no overwrite), so two
+ *   different records can never both be on two of the three replicas at one slot: at most one
+ *   record per slot is ever agreed, and once agreed it stays agreed (a replica is only ever
+ *   recreated when it holds a record that is provably not agreed, and only while the two others
+ *   hold the whole agreed log).
+ * - I2: a replica receives slot k+1 only from someone who knows its slot k holds the agreed
+ *   record (the writer sends k+1 only to replicas that stored its own agreed k, the repair copies
+ *   only after comparing ids). So on every replica all records but the last are agreed; only the
+ *   last one may be a leftover that never reached a majority.
+ * - I3: a replica that holds no record (purged, or recreated with a first sequence) ends at a
+ *   slot whose record was agreed (purges and recreations only happen at agreed positions).
+ *
+ * Recovery rule (every read, and a writer that lost its place): ask all three for their end and
+ * the id of their last record; wait for a majority (plus a short grace for the third). Let `top`
+ * be the highest end. If two replicas hold the same record at `top` (or an emptied replica ends
+ * there), the log ends at `top`. If all three answered and no two agree at `top`, the record there
+ * was never acknowledged (it is on one replica only): the log ends at `top - 1`, whose records are
+ * agreed by I2. If only two answered and just one holds `top`, the silent third may hold it too,
+ * i.e. it may have been acknowledged: its record is copied onto the other answering replica
+ * (completion), which makes it agreed and never loses an acknowledged one. Two different records
+ * at `top` with the third silent cannot be decided: LogUnavailableError until the third answers.
+ * A record acknowledged to a writer is on two replicas, so every majority sees it: never lost.
+ *
+ * Fencing is exactly JetStream's: an append names the expected last sequence; a writer whose view
+ * is stale is refused by a majority (the slot is taken there) and gets FencedError. A retry with
+ * the same msgId after a lost acknowledgement finds its own record and succeeds.
+ */
+import type { NatsConnection } from "@nats-io/transport-node";
+import { assert } from "@antler/base";
+import { shardLogStream, shardLogSubject } from "@antler/ops";
+import type { Logger } from "@antler/telemetry";
+import { FencedError, LogUnavailableError, type LogRecord, type TruncatableLogStream } from "./log-stream.ts";
+import { JournalReplica, type ReplicaEntry, type ReplicaStreamSpec, type ReplicaView } from "./quorum-replica.ts";
+
+export interface QuorumLogOptions {
+  /** How long one replica's answer (append, read, probe) is awaited. */
+  readonly replicaTimeoutMs?: number;
+  /** Once a majority answered a survey, how long to wait for the remaining replica. */
+  readonly surveyGraceMs?: number;
+  /** Records per read request. */
+  readonly readBatchSize?: number;
+  /** How often a writer checks replicas that fell behind or failed. */
+  readonly repairIntervalMs?: number;
+  readonly logger?: Logger;
+}
+
+/** The records asked for were truncated (behind a snapshot): a reader must restart from one. */
+export class LogTruncatedError extends LogUnavailableError {
+  override name = "LogTruncatedError";
+}
+
+/** A replica as a writer sees it, for tests and measurements. */
+export type ReplicaState = "tracking" | "lagging" | "divergent" | "unknown";
+
+const replicaCount = 3;
+const majority = 2;
+const defaultReplicaTimeoutMs = 2_000;
+const defaultSurveyGraceMs = 50;
+const defaultReadBatchSize = 1024;
+const defaultRepairIntervalMs = 100;
+/**
+ * Appends in flight to one replica before it is left behind (and repaired later), while two others
+ * keep up: a hung server answers nothing until the replica timeout, and the client buffers what is
+ * sent meanwhile. (A server that died is noticed at once, by its closed connection.)
+ */
+const pipelineMax = 16;
+/** Records copied to a replica per round trip when repairing it (bounded: records are up to 1 MB). */
+const copyBatchMax = 64;
+/** A survey whose completion copies records is repeated at most this often before giving up. */
+const agreeAttemptsMax = 4;
+
+/** How one round of publishes of a record ended. */
+type RoundOutcome =
+  | { readonly kind: "committed" }
+  | { readonly kind: "fenced" }
+  | { readonly kind: "open"; readonly acks: number; readonly refusals: number };
+
+/** Where the log stands, from one survey. */
+interface Agreement {
+  /** Sequence of the last agreed record (0 = none). */
+  readonly end: number;
+  readonly views: readonly (ReplicaView | null)[];
+  /** Per replica: the highest sequence up to which it holds agreed records, or -1 (unknown/divergent). */
+  readonly agreedTo: readonly number[];
+  /** Per replica: true when it holds a record that is not agreed (must be recreated). */
+  readonly divergent: readonly boolean[];
+}
+
+/** The writer's knowledge of one replica: replaced when the writer re-surveys, updated by publishes and repairs. */
+interface Track {
+  /** ok: holds agreed records up to `matched`; repairing: being copied to; unknown: must be probed. */
+  state: "ok" | "repairing" | "divergent" | "unknown";
+  /** Highest sequence known stored and agreed on this replica. */
+  matched: number;
+  /** Where the replica ends once every publish in flight to it succeeds. */
+  tail: number;
+  /**
+   * Bumped whenever the state is re-established (failure, repair): the outcome of a publish sent
+   * before must not change it (a timeout of a publish sent while the server was down would
+   * otherwise mark the freshly repaired replica as failed).
+   */
+  generation: number;
+}
+
+/** Opens (creating where missing) the quorum journal of shard `shardId` on three servers. */
+export async function openQuorumLogStream(connections: readonly NatsConnection[], shardId: number, options: QuorumLogOptions = {}): Promise<QuorumLogStream> {
+  assert(Number.isInteger(shardId) && shardId >= 0, "shard id must be a non-negative integer");
+  const log = new QuorumLogStream(connections, { name: shardLogStream(shardId), subject: shardLogSubject(shardId) }, options);
+  await log.open();
+  return log;
+}
+
+export class QuorumLogStream implements TruncatableLogStream {
+  readonly name: string;
+  readonly #replicas: readonly JournalReplica[];
+  readonly #graceMs: number;
+  readonly #replicaTimeoutMs: number;
+  readonly #readBatchSize: number;
+  readonly #repairIntervalMs: number;
+  readonly #logger: Logger | undefined;
+  readonly #writerId = crypto.randomUUID();
+  /** The agreed end as this writer knows it; undefined = unknown, survey before appending. */
+  #end: number | undefined;
+  /** Msg id of the record at `#end` once this writer appended it (undefined after a survey). */
+  #lastId: string | undefined;
+  #tracks: Track[] = [];
+  /** Serialises appends and the last step of a repair. */
+  #lock: Promise<unknown> = Promise.resolve();
+  #repairTimer: ReturnType<typeof setInterval> | undefined;
+  #repairing = false;
+  #closed = false;
+
+  constructor(connections: readonly NatsConnection[], spec: ReplicaStreamSpec, options: QuorumLogOptions = {}) {
+    assert(connections.length === replicaCount, `a quorum journal needs exactly ${replicaCount} connections`);
+    this.name = spec.name;
+    this.#replicaTimeoutMs = options.replicaTimeoutMs ?? defaultReplicaTimeoutMs;
+    this.#graceMs = options.surveyGraceMs ?? defaultSurveyGraceMs;
+    this.#readBatchSize = options.readBatchSize ?? defaultReadBatchSize;
+    this.#repairIntervalMs = options.repairIntervalMs ?? defaultRepairIntervalMs;
+    this.#logger = options.logger;
+    this.#replicas = connections.map((nc, i) => new JournalReplica(i, nc, spec, this.#replicaTimeoutMs));
+  }
+
+  /** Creates the streams; a majority must be reachable (the third is created when it returns). */
+  async open(): Promise<void> {
+    const results = await Promise.allSettled(this.#replicas.map((r) => r.ensure()));
+    const created = results.filter((r) => r.status === "fulfilled").length;
+    if (created < majority) {
+      const reasons = results.flatMap((r) => (r.status === "rejected" ? [String(r.reason)] : []));
+      throw new LogUnavailableError(`journal ${this.name}: only ${created} of ${replicaCount} replicas reachable: ${reasons.join("; ")}`);
+    }
+  }
+
+  /** Stops background repair. The connections belong to the caller. */
+  close(): void {
+    this.#closed = true;
+    if (this.#repairTimer !== undefined) clearInterval(this.#repairTimer);
+    this.#repairTimer = undefined;
+  }
+
+  /** Calls `onAppend` whenever any server stores a record of this log (a hint to read; no data). */
+  onAppend(onAppend: () => void): () => void {
+    const stops = this.#replicas.map((replica) => replica.onPublish(onAppend));
+    return () => stops.forEach((stop) => stop());
+  }
+
+  /** Each replica's state as this writer sees it (all "unknown" before the first append). */
+  replicaStates(): ReplicaState[] {
+    return this.#replicas.map((_, i) => {
+      const track = this.#tracks[i];
+      if (track === undefined || this.#end === undefined) return "unknown";
+      if (track.state === "divergent") return "divergent";
+      if (track.state === "unknown") return "unknown";
+      return track.state === "ok" && track.matched === this.#end ? "tracking" : "lagging";
+    });
+  }
+
+  // --- reading -------------------------------------------------------------------------------------
+
+  async lastSeq(): Promise<number> {
+    return (await this.#agree()).end;
+  }
+
+  /** The last agreed record, or null when the log is empty (or holds no record after truncation). */
+  async readLast(): Promise<LogRecord | null> {
+    const agreement = await this.#agree();
+    if (agreement.end === 0) return null;
+    let last: LogRecord | null = null;
+    try {
+      await this.#readAgreed(agreement, agreement.end, (record) => (last = record));
+    } catch (err) {
+      // A log truncated up to its end has no last record left to show.
+      if (agreement.views.every((view) => view === null || view.first > agreement.end)) return null;
+      throw err;
+    }
+    return last;
+  }
+
+  async firstSeq(): Promise<number> {
+    const agreement = await this.#agree();
+    let first = Number.POSITIVE_INFINITY;
+    agreement.views.forEach((view, i) => {
+      if (view !== null && agreement.agreedTo[i] === agreement.end) first = Math.min(first, view.first);
+    });
+    return Number.isFinite(first) ? first : agreement.end + 1;
+  }
+
+  async readAll(fromSeq: number, onRecord: (record: LogRecord) => void): Promise<number> {
+    assert(Number.isInteger(fromSeq) && fromSeq >= 1, "log sequences start at 1");
+    const agreement = await this.#agree();
+    if (agreement.end < fromSeq) return fromSeq - 1;
+    await this.#readAgreed(agreement, fromSeq, onRecord);
+    return agreement.end;
+  }
+
+  /** Delivers the agreed records from `fromSeq` to the agreed end, switching replicas on failure. */
+  async #readAgreed(agreement: Agreement, fromSeq: number, onRecord: (record: LogRecord) => void): Promise<void> {
+    const end = agreement.end;
+    let next = fromSeq;
+    const failed = new Set<number>();
+    while (next <= end) {
+      // Any replica that holds agreed records from `next` on will do; prefer the one reaching furthest.
+      const candidates = agreement.views
+        .map((view, i) => ({ i, view, upTo: Math.min(agreement.agreedTo[i] ?? -1, end) }))
+        .filter((c) => c.view !== null && !failed.has(c.i) && c.view.first <= next && c.upTo >= next)
+        .sort((a, b) => b.upTo - a.upTo);
+      const chosen = candidates[0];
+      if (chosen === undefined) {
+        const truncated = agreement.views.every((view) => view === null || view.first > next);
+        if (truncated) throw new LogTruncatedError(`log ${this.name} has a gap: record ${next} is no longer held (truncated)`);
+        throw new LogUnavailableError(`log ${this.name}: no reachable replica holds record ${next} (last ${end})`);
+      }
+      // The caller's own failure must end the read as it is, not count as a replica's failure.
+      let callerFailure: { readonly err: unknown } | undefined;
+      try {
+        await this.#replicas[chosen.i]!.read(next, chosen.upTo, this.#readBatchSize, (entry) => {
+          try {
+            onRecord({ seq: entry.seq, data: entry.data });
+          } catch (err) {
+            callerFailure = { err };
+            throw err;
+          }
+          next = entry.seq + 1;
+        });
+      } catch (err) {
+        if (callerFailure !== undefined) throw callerFailure.err;
+        this.#logger?.warn("journal read failed, trying another replica", { log: this.name, replica: chosen.i, next, err });
+        failed.add(chosen.i);
+      }
+    }
+  }
+
+  // --- appending -----------------------------------------------------------------------------------
+
+  append(data: Uint8Array, expectedLastSeq: number, msgId?: string): Promise<number> {
+    assert(Number.isInteger(expectedLastSeq) && expectedLastSeq >= 0, "expected last sequence must be >= 0");
+    return this.#exclusive(() => this.#append(data, expectedLastSeq, msgId));
+  }
+
+  #exclusive<T>(body: () => Promise<T>): Promise<T> {
+    const run = this.#lock.then(body, body);
+    this.#lock = run.catch(() => {});
+    return run;
+  }
+
+  async #append(data: Uint8Array, expected: number, msgId: string | undefined): Promise<number> {
+    // Without a caller id the record still needs one to be recognised across replicas; a fresh one
+    // per call keeps the JetStream semantics (a retry without an id is not idempotent).
+    const id = msgId ?? `${this.#writerId}:${expected + 1}:${crypto.randomUUID()}`;
+    if (this.#end !== expected) {
+      const agreement = await this.#agree();
+      this.#adopt(agreement);
+      if (agreement.end !== expected) {
+        if (msgId !== undefined && agreement.end === expected + 1 && (await this.#agreedIdAt(agreement, expected + 1)) === msgId) return expected + 1;
+        throw new FencedError(this.name, expected);
+      }
+    }
+    let targets = this.#targets(expected);
+    if (targets.length < majority) {
+      // Not enough replicas in step: bring the reachable ones up to date first (rare: two failures
+      // in a row, or a fresh writer after an outage).
+      await this.#repairAll(true);
+      targets = this.#targets(expected);
+    }
+    if (targets.length < majority) {
+      this.#end = undefined;
+      throw new LogUnavailableError(`append to ${this.name}: only ${targets.length} of ${replicaCount} replicas are in step`);
+    }
+    const first = await this.#publishRound(targets, data, expected, id, 0, 0);
+    let outcome = first;
+    if (first.kind === "open" && first.acks > 0) {
+      // One replica stored the record and another failed (a server just died): bring a live
+      // replica that was behind into step and complete the majority now. Failing instead would
+      // cost the caller a retry pause and a new survey.
+      await this.#repairAll(true);
+      const more = this.#targets(expected).filter((i) => !targets.includes(i));
+      if (more.length > 0) outcome = await this.#publishRound(more, data, expected, id, first.acks, first.refusals);
+    }
+    if (outcome.kind === "committed") {
+      this.#end = expected + 1;
+      this.#lastId = id;
+      return expected + 1;
+    }
+    this.#end = undefined;
+    if (outcome.kind === "fenced") throw new FencedError(this.name, expected);
+    throw new LogUnavailableError(`append to ${this.name} at ${expected + 1}: ${outcome.acks} stored, ${outcome.refusals} refused, the rest unreachable`);
+  }
+
+  /**
+   * Sends the record at expected + 1 to `targets` and settles as soon as the outcome is known:
+   * committed (a majority stored it, counting `acks` from an earlier round), fenced (a majority
+   * holds another record there), or open (every target answered or failed without a majority).
+   */
+  #publishRound(targets: readonly number[], data: Uint8Array, expected: number, id: string, acks: number, refusals: number): Promise<RoundOutcome> {
+    return new Promise<RoundOutcome>((resolve) => {
+      let settled = 0;
+      let decided = false;
+      const decide = (): void => {
+        if (decided) return;
+        if (acks >= majority) {
+          decided = true;
+          resolve({ kind: "committed" });
+        } else if (refusals >= majority) {
+          decided = true;
+          resolve({ kind: "fenced" });
+        } else if (settled === targets.length) {
+          decided = true;
+          resolve({ kind: "open", acks, refusals });
+        }
+      };
+      for (const i of targets) {
+        const track = this.#tracks[i]!;
+        const generation = track.generation;
+        const fail = (why: string): void => {
+          if (track.generation !== generation) return;
+          this.#logger?.debug("journal replica left behind", { log: this.name, replica: i, seq: expected + 1, why });
+          track.state = "unknown";
+          track.generation++;
+        };
+        // A replica with a publish still in flight must hold exactly that record (ours, agreed)
+        // before this one lands: otherwise a refused predecessor would leave this record after a
+        // record that is not agreed, breaking I2.
+        const previousId = track.tail > track.matched ? this.#lastId : undefined;
+        track.tail = expected + 1;
+        this.#replicas[i]!.publish(data, expected, id, previousId).then(
+          (outcome) => {
+            if (outcome.kind === "stored" || outcome.holderId === id) {
+              acks++;
+              if (track.generation === generation && track.state === "ok") track.matched = Math.max(track.matched, expected + 1);
+            } else {
+              refusals++;
+              // Someone else's record, or the replica ends elsewhere: the repair will classify it.
+              fail(`slot taken by ${outcome.holderId ?? "(the replica ends elsewhere)"}`);
+            }
+          },
+          (err: unknown) => {
+            fail(err instanceof Error ? err.message : String(err));
+          },
+        ).finally(() => {
+          settled++;
+          decide();
+        });
+      }
+      decide();
+    });
+  }
+
+  /** Replicas a record at expected + 1 can go to: in step, and ending (once in-flight publishes land) at expected. */
+  #targets(expected: number): number[] {
+    const inStep = this.#tracks.flatMap((track, i) => (track.state === "ok" && track.tail === expected ? [i] : []));
+    // A replica far behind in acknowledgements is left to the repair, unless the majority needs it:
+    // then every append waits for it anyway, which keeps its backlog bounded.
+    const keeping = inStep.filter((i) => this.#tracks[i]!.tail - this.#tracks[i]!.matched <= pipelineMax);
+    return keeping.length >= majority ? keeping : inStep;
+  }
+
+  #adopt(agreement: Agreement): void {
+    this.#end = agreement.end;
+    this.#lastId = undefined;
+    this.#tracks = agreement.views.map((view, i) => {
+      const agreedTo = agreement.agreedTo[i] ?? -1;
+      const generation = (this.#tracks[i]?.generation ?? 0) + 1;
+      if (view === null) return { state: "unknown", matched: 0, tail: 0, generation };
+      if (agreement.divergent[i]) return { state: "divergent", matched: 0, tail: 0, generation };
+      if (agreedTo < 0 || view.last > agreement.end) return { state: "unknown", matched: 0, tail: 0, generation };
+      return { state: "ok", matched: view.last, tail: view.last, generation };
+    });
+    if (this.#repairTimer === undefined && !this.#closed) {
+      this.#repairTimer = setInterval(() => void this.#repairAll(false), this.#repairIntervalMs);
+      this.#repairTimer.unref?.();
+    }
+  }
+
+  async #agreedIdAt(agreement: Agreement, seq: number): Promise<string | undefined> {
+    for (const [i, view] of agreement.views.entries()) {
+      if (view === null || (agreement.agreedTo[i] ?? -1) < seq || view.first > seq) continue;
+      try {
+        return (await this.#replicas[i]!.entryAt(seq))?.msgId;
+      } catch {
+        // Try the next replica.
+      }
+    }
+    return undefined;
+  }
+
+  // --- survey and recovery rule --------------------------------------------------------------------
+
+  /** Every replica's view; resolves once all answered, or a majority plus the grace period. */
+  #survey(): Promise<(ReplicaView | null)[]> {
+    return new Promise((resolve) => {
+      const views: (ReplicaView | null)[] = this.#replicas.map(() => null);
+      let answered = 0;
+      let settled = 0;
+      let done = false;
+      let grace: ReturnType<typeof setTimeout> | undefined;
+      const finish = (): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(grace);
+        clearTimeout(overall);
+        resolve(views.slice());
+      };
+      const overall = setTimeout(finish, this.#replicaTimeoutMs + this.#graceMs);
+      this.#replicas.forEach((replica, i) => {
+        replica.view().then(
+          (view) => {
+            if (done) return;
+            views[i] = view;
+            answered++;
+          },
+          () => {},
+        ).finally(() => {
+          settled++;
+          if (settled === replicaCount) finish();
+          else if (answered >= majority && grace === undefined && !done) grace = setTimeout(finish, this.#graceMs);
+        });
+      });
+    });
+  }
+
+  /** Applies the recovery rule (see the top of this file), completing an undecided last record if needed. */
+  async #agree(): Promise<Agreement> {
+    for (let attempt = 1; attempt <= agreeAttemptsMax; attempt++) {
+      const views = await this.#survey();
+      const responders = views.flatMap((view, i) => (view !== null ? [i] : []));
+      if (responders.length < majority) {
+        throw new LogUnavailableError(`log ${this.name}: only ${responders.length} of ${replicaCount} replicas answered`);
+      }
+      const top = Math.max(...responders.map((i) => views[i]!.last));
+      const holders = responders.filter((i) => views[i]!.last === top);
+      const agreedAtTop = this.#agreedGroup(views, holders);
+      let end: number;
+      let source: number;
+      if (agreedAtTop !== undefined) {
+        end = top;
+        source = agreedAtTop.find((i) => views[i]!.lastId !== undefined) ?? agreedAtTop[0]!;
+      } else if (responders.length === replicaCount && holders.length === 1) {
+        // Everyone answered and the record at `top` is on one replica only: never acknowledged.
+        end = top - 1;
+        source = holders[0]!;
+      } else if (holders.length === replicaCount) {
+        // Three different records at `top` (three writers raced): none is agreed, and none can ever
+        // be, since every slot is taken. Replace the second holder by a copy of the first: its
+        // records below `top` are agreed and also held by the two others (I2), its record at `top`
+        // never was. Deterministic, so concurrent resolvers converge on the same outcome.
+        const [from, into] = [holders[0]!, holders[1]!];
+        this.#logger?.warn("journal replicas hold three different records at their end; replacing one", { log: this.name, top, replica: into });
+        try {
+          await this.#replicas[into]!.recreate(views[from]!.first);
+          await this.#copyInto(into, await this.#replicas[into]!.view(), from, top, views[from]!.first);
+        } catch (err) {
+          throw new LogUnavailableError(`log ${this.name}: could not resolve a three-way split at ${top}`, { cause: err });
+        }
+        continue;
+      } else {
+        // Either a silent replica may hold the top record (it may have been acknowledged), or two
+        // replicas hold different records there and the third decides. Copy one onto a replica
+        // that ends below `top`: that decides the slot without ever dropping an agreed record.
+        const from = holders[0]!;
+        const into = responders.find((i) => views[i]!.last < top);
+        if (into === undefined) {
+          throw new LogUnavailableError(`log ${this.name}: replicas hold different records at ${top}; waiting for the third replica`);
+        }
+        let completed: boolean;
+        try {
+          completed = await this.#copyInto(into, views[into]!, from, top, views[from]!.first);
+        } catch (err) {
+          throw new LogUnavailableError(`log ${this.name}: could not complete record ${top}`, { cause: err });
+        }
+        if (!completed) throw new LogUnavailableError(`log ${this.name}: cannot decide record ${top} yet (replica ${into} needs repair)`);
+        continue;
+      }
+      return await this.#classify(views, end, source, agreedAtTop ?? []);
+    }
+    throw new LogUnavailableError(`log ${this.name}: replicas kept moving during recovery`);
+  }
+
+  /** The replicas that agree on the record at their common end (undefined when no two do). */
+  #agreedGroup(views: readonly (ReplicaView | null)[], holders: readonly number[]): number[] | undefined {
+    // I3: a replica holding nothing ends at an agreed slot, whatever the others hold there.
+    if (holders.some((i) => views[i]!.lastId === undefined)) return [...holders];
+    for (const i of holders) {
+      const same = holders.filter((j) => views[j]!.lastId === views[i]!.lastId);
+      if (same.length >= majority) return same;
+    }
+    return undefined;
+  }
+
+  /** Decides for every replica up to where it holds agreed records, by comparing ids with `source`. */
+  async #classify(views: readonly (ReplicaView | null)[], end: number, source: number, agreedAtTop: readonly number[]): Promise<Agreement> {
+    const agreedTo = views.map(() => -1);
+    const divergent = views.map(() => false);
+    const sourceView = views[source]!;
+    await Promise.all(views.map(async (view, i) => {
+      if (view === null) return;
+      if (agreedAtTop.includes(i)) {
+        agreedTo[i] = end;
+      } else if (view.last > end) {
+        // Holds a record past the agreed end: one that was never acknowledged.
+        divergent[i] = true;
+        agreedTo[i] = i === source ? end : -1;
+      } else if (view.lastId === undefined) {
+        agreedTo[i] = view.last;
+      } else if (view.last < sourceView.first) {
+        // The source no longer holds that record; the replica cannot be checked, only replaced.
+        divergent[i] = true;
+      } else {
+        try {
+          const reference = await this.#replicas[source]!.entryAt(view.last);
+          if (reference !== null && reference.msgId === view.lastId) agreedTo[i] = view.last;
+          else divergent[i] = true;
+        } catch {
+          // Unknown for now; a writer probes it again.
+        }
+      }
+    }));
+    return { end, views, agreedTo, divergent };
+  }
+
+  // --- repair --------------------------------------------------------------------------------------
+
+  /**
+   * Copies records (after `into`'s end) up to `upTo` from replica `from` onto replica `into`, after
+   * checking that `into`'s last record is `from`'s record at that slot. False when `into` holds a
+   * different record (it must be recreated) or `from` no longer holds what is needed; throws
+   * when a server cannot be reached (try again later).
+   */
+  async #copyInto(into: number, intoView: ReplicaView, from: number, upTo: number, fromFirst: number): Promise<boolean> {
+    const target = this.#replicas[into]!;
+    const source = this.#replicas[from]!;
+    if (intoView.lastId !== undefined) {
+      const reference = intoView.last >= fromFirst ? await source.entryAt(intoView.last) : null;
+      if (reference === null || reference.msgId !== intoView.lastId) return false;
+    }
+    if (intoView.last + 1 < fromFirst) return false;
+    let next = intoView.last + 1;
+    while (next <= upTo) {
+      const batch: ReplicaEntry[] = [];
+      const to = Math.min(upTo, next + copyBatchMax - 1);
+      await source.read(next, to, copyBatchMax, (entry) => batch.push(entry));
+      // Sent at once, in order on one connection; each after the first also expects its
+      // predecessor's id, so nothing lands after a record someone else slipped in (I2).
+      const outcomes = await Promise.all(batch.map((entry, j) =>
+        target.publish(entry.data, entry.seq - 1, entry.msgId, j === 0 ? undefined : batch[j - 1]!.msgId)));
+      for (const [j, outcome] of outcomes.entries()) {
+        const entry = batch[j]!;
+        if (outcome.kind === "taken" && outcome.holderId !== entry.msgId) {
+          // Refused for its predecessor (slot still free): the next pass starts from there.
+          if (outcome.holderId === undefined) throw new LogUnavailableError(`copy to replica ${into} interrupted at ${entry.seq}`);
+          return false;
+        }
+        next = entry.seq + 1;
+      }
+    }
+    return true;
+  }
+
+  /** One pass over the replicas that are not in step. `inline`: called from an append (lock held). */
+  async #repairAll(inline: boolean): Promise<void> {
+    if (this.#closed || this.#end === undefined) return;
+    if (!inline && this.#repairing) return;
+    this.#repairing = true;
+    try {
+      for (let i = 0; i < replicaCount; i++) {
+        const track = this.#tracks[i];
+        if (track === undefined || (track.state === "ok" && (track.tail === this.#end || track.tail !== track.matched))) continue;
+        if (track.state === "repairing" && !inline) continue;
+        await this.#repairOne(i, track, inline);
+      }
+    } finally {
+      this.#repairing = false;
+    }
+  }
+
+  async #repairOne(i: number, track: Track, inline: boolean): Promise<void> {
+    const end = this.#end;
+    if (end === undefined) return;
+    // A source holds every agreed record up to `end` (it may already hold the record being appended).
+    const sourceIndex = this.#tracks.findIndex((t, j) => j !== i && t.state === "ok" && t.matched >= end);
+    if (sourceIndex < 0) return;
+    const replica = this.#replicas[i]!;
+    const previous = track.state;
+    track.state = "repairing";
+    track.generation++;
+    let outcome: "ok" | "divergent" | "unknown" = "unknown";
+    try {
+      const [view, sourceView] = await Promise.all([replica.view(), this.#replicas[sourceIndex]!.view()]);
+      if (view.last > end) {
+        outcome = "unknown";
+      } else if (await this.#copyInto(i, view, sourceIndex, end, sourceView.first)) {
+        outcome = "ok";
+      } else {
+        outcome = "divergent";
+        const others = this.#tracks.filter((t, j) => j !== i && t.state === "ok" && t.matched >= end).length;
+        // Recreate only while both others hold the whole agreed log: dropping this replica's
+        // records then never leaves an agreed record on a single server.
+        if (others === replicaCount - 1) {
+          this.#logger?.warn("journal replica holds a record that was never agreed; recreating it", { log: this.name, replica: i, end });
+          await replica.recreate(sourceView.first);
+          const fresh = await replica.view();
+          if (await this.#copyInto(i, fresh, sourceIndex, end, sourceView.first)) outcome = "ok";
+        }
+      }
+    } catch (err) {
+      this.#logger?.debug("journal replica not repaired yet", { log: this.name, replica: i, err });
+      outcome = previous === "divergent" ? "divergent" : "unknown";
+    }
+    const finish = async (): Promise<void> => {
+      // A survey meanwhile replaced what the writer knows; this repair's view is stale.
+      if (this.#tracks[i] !== track) return;
+      track.generation++;
+      if (outcome !== "ok") {
+        track.state = outcome;
+        return;
+      }
+      // Under the append lock: catch up with records appended during the copy, then rejoin.
+      const now = this.#end;
+      if (now === undefined) {
+        track.state = "unknown";
+        return;
+      }
+      if (now > end) {
+        const sourceNow = this.#tracks.findIndex((t, j) => j !== i && t.state === "ok" && t.matched >= now);
+        let caughtUp = false;
+        try {
+          if (sourceNow >= 0) {
+            const [view, sourceView] = await Promise.all([replica.view(), this.#replicas[sourceNow]!.view()]);
+            caughtUp = await this.#copyInto(i, view, sourceNow, now, sourceView.first);
+          }
+        } catch (err) {
+          this.#logger?.debug("journal replica not repaired yet", { log: this.name, replica: i, err });
+        }
+        if (!caughtUp) {
+          track.state = "unknown";
+          return;
+        }
+      }
+      track.state = "ok";
+      track.matched = now;
+      track.tail = now;
+      this.#logger?.info("journal replica in step again", { log: this.name, replica: i, end: now });
+    };
+    if (inline) await finish();
+    else await this.#exclusive(finish);
+  }
+
+  // --- truncation ----------------------------------------------------------------------------------
+
+  async truncateBefore(firstKeptSeq: number): Promise<void> {
+    assert(Number.isInteger(firstKeptSeq) && firstKeptSeq >= 1, "log sequences start at 1");
+    if (firstKeptSeq === 1) return;
+    const agreement = await this.#agree();
+    // Never past the agreed end: an emptied replica must end at an agreed slot (I3).
+    const keep = Math.min(firstKeptSeq, agreement.end + 1);
+    const purges = agreement.views.flatMap((view, i) =>
+      view !== null && (agreement.agreedTo[i] ?? -1) >= keep - 1 && view.first < keep ? [this.#replicas[i]!.purgeBefore(keep)] : []);
+    const results = await Promise.allSettled(purges);
+    const failed = results.filter((r) => r.status === "rejected");
+    if (failed.length > 0) throw new LogUnavailableError(`truncation of ${this.name} below ${keep} failed on ${failed.length} replica(s)`, { cause: (failed[0] as PromiseRejectedResult).reason });
+  }
+}

@@ -1,0 +1,295 @@
+/**
+ * One replica of a quorum journal (ADR 0007): an R1 JetStream stream on one NATS server, holding
+ * exactly one subject, so stream sequence = journal position. Every slot is written at most once:
+ * a publish carries `Nats-Expected-Last-Sequence`, so slot k can only be filled when the stream
+ * ends at k - 1 and never overwritten. The journal's safety argument rests on that alone.
+ *
+ * Each record carries its writer's `Nats-Msg-Id`, which identifies it across replicas (a record
+ * copied to another replica keeps it). This class only speaks to its own server; the quorum
+ * logic lives in quorum-log-stream.ts.
+ */
+import {
+  DiscardPolicy, jetstream, JetStreamApiCodes, JetStreamApiError, jetstreamManager, RetentionPolicy, StorageType,
+  type JetStreamClient, type JetStreamManager, type StreamConfig,
+} from "@nats-io/jetstream";
+import { headers, nanos, type NatsConnection } from "@nats-io/transport-node";
+import { limits } from "@antler/base";
+
+/** A stored record as the quorum logic sees it. */
+export interface ReplicaEntry {
+  readonly seq: number;
+  readonly data: Uint8Array;
+  /** The writer's id of this record; identical on every replica holding it. */
+  readonly msgId: string;
+}
+
+/** What a replica holds: records first..last (none when first > last). */
+export interface ReplicaView {
+  readonly first: number;
+  readonly last: number;
+  /** Id of the record at `last`; undefined when the replica holds no record (empty or purged). */
+  readonly lastId: string | undefined;
+}
+
+/** The outcome of a fenced publish to one replica. */
+export type PublishOutcome =
+  | { readonly kind: "stored" }
+  /** The slot was taken by a record with id `holderId` (undefined: the slot is not `seq`, see `last`). */
+  | { readonly kind: "taken"; readonly holderId: string | undefined };
+
+/** The replica's server could not be reached or answered with an unexpected error. */
+export class ReplicaUnavailableError extends Error {
+  override name = "ReplicaUnavailableError";
+}
+
+export interface ReplicaStreamSpec {
+  readonly name: string;
+  readonly subject: string;
+  /** Records kept per replica (-1 = unlimited; the log truncates explicitly). */
+  readonly maxMsgs?: number;
+  readonly maxMsgSize?: number;
+}
+
+const msgIdHeader = "Nats-Msg-Id";
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** nats-server's "wrong last msg ID" (JSStreamWrongLastMsgIDErrF); the client names no constant for it. */
+const wrongLastMsgIdCode = 10070;
+
+/** The server refused a publish because the stream does not end where the publish expected. */
+function isRefusedExpectation(err: unknown): boolean {
+  return err instanceof JetStreamApiError &&
+    (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown ||
+      err.code === wrongLastMsgIdCode);
+}
+
+function isStreamNotFound(err: unknown): boolean {
+  return err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound;
+}
+
+export class JournalReplica {
+  /** Position of this replica in the journal (0, 1, 2), for logs. */
+  readonly index: number;
+  readonly #nc: NatsConnection;
+  readonly #spec: ReplicaStreamSpec;
+  readonly #timeoutMs: number;
+  #jsm: JetStreamManager | undefined;
+  readonly #js: JetStreamClient;
+  /**
+   * False from the moment the client reports the connection lost until it is back. A server killed
+   * with SIGKILL is seen at once (the socket closes): calls then fail immediately instead of
+   * waiting for their timeout, which is what keeps the journal's stall far below a second.
+   */
+  #connected = true;
+  readonly #onDisconnect = new Set<(err: Error) => void>();
+
+  constructor(index: number, nc: NatsConnection, spec: ReplicaStreamSpec, timeoutMs: number) {
+    this.index = index;
+    this.#nc = nc;
+    this.#spec = spec;
+    this.#timeoutMs = timeoutMs;
+    this.#js = jetstream(nc, { timeout: timeoutMs });
+    void this.#watchConnection();
+  }
+
+  async #watchConnection(): Promise<void> {
+    for await (const status of this.#nc.status()) {
+      if (status.type === "disconnect") {
+        this.#connected = false;
+        const err = new ReplicaUnavailableError(`${this.name}: connection to its server lost`);
+        for (const fail of this.#onDisconnect) fail(err);
+        this.#onDisconnect.clear();
+      } else if (status.type === "reconnect") {
+        this.#connected = true;
+      }
+    }
+  }
+
+  /** `work`, failed early when the connection is or gets lost before it settles. */
+  #whileConnected<T>(work: () => Promise<T>): Promise<T> {
+    if (!this.#connected || this.#nc.isClosed()) return Promise.reject(new ReplicaUnavailableError(`${this.name}: not connected to its server`));
+    return new Promise<T>((resolve, reject) => {
+      this.#onDisconnect.add(reject);
+      work().then(resolve, reject).finally(() => this.#onDisconnect.delete(reject));
+    });
+  }
+
+  get name(): string {
+    return `${this.#spec.name}@${this.index}`;
+  }
+
+  /** Where the server announces each stored record, headers only (see #config). */
+  get #tickSubject(): string {
+    return `antler.journal.stored.${this.#spec.name}`;
+  }
+
+  #config(firstSeq?: number): Partial<StreamConfig> & { name: string } {
+    return {
+      name: this.#spec.name,
+      subjects: [this.#spec.subject],
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+      num_replicas: 1,
+      discard: DiscardPolicy.Old,
+      max_age: 0,
+      max_msgs: this.#spec.maxMsgs ?? -1,
+      max_bytes: -1,
+      max_msg_size: this.#spec.maxMsgSize ?? limits.shardLogRecordBytesMax,
+      duplicate_window: nanos(limits.shardLogDuplicateWindowMs),
+      allow_direct: true,
+      // Followers are told of new records by their headers alone (onPublish): a subscription on
+      // the record subject itself would carry every record's bytes from all three servers.
+      republish: { src: this.#spec.subject, dest: this.#tickSubject, headers_only: true },
+      ...(firstSeq !== undefined && firstSeq > 1 ? { first_seq: firstSeq } : {}),
+    };
+  }
+
+  async #manager(): Promise<JetStreamManager> {
+    // jetstreamManager() asks the server for account info, so it is created lazily: a replica
+    // whose server is down at start must not keep the journal from opening.
+    this.#jsm ??= await jetstreamManager(this.#nc, { timeout: this.#timeoutMs, checkAPI: false });
+    return this.#jsm;
+  }
+
+  async #call<T>(what: string, body: (jsm: JetStreamManager) => Promise<T>): Promise<T> {
+    try {
+      return await this.#whileConnected(async () => body(await this.#manager()));
+    } catch (err) {
+      if (err instanceof ReplicaUnavailableError) throw err;
+      throw new ReplicaUnavailableError(`${what} on ${this.name} failed: ${describe(err)}`, { cause: err });
+    }
+  }
+
+  /** Creates the stream if it does not exist. */
+  async ensure(): Promise<void> {
+    await this.#call("create", async (jsm) => {
+      try {
+        const info = await jsm.streams.info(this.#spec.name);
+        if (!info.config.subjects?.includes(this.#spec.subject)) {
+          throw new ReplicaUnavailableError(`stream ${this.name} exists without subject ${this.#spec.subject}`);
+        }
+      } catch (err) {
+        if (!isStreamNotFound(err)) throw err;
+        await jsm.streams.add(this.#config());
+      }
+    });
+  }
+
+  /** What the replica holds now. A missing stream (a server that lost its disk) is created empty. */
+  async view(): Promise<ReplicaView> {
+    return this.#call("view", async (jsm) => {
+      let info;
+      try {
+        info = await jsm.streams.info(this.#spec.name);
+      } catch (err) {
+        if (!isStreamNotFound(err)) throw err;
+        await jsm.streams.add(this.#config());
+        return { first: 1, last: 0, lastId: undefined };
+      }
+      const { first_seq: first, last_seq: last, messages } = info.state;
+      if (messages === 0) return { first: last + 1, last, lastId: undefined };
+      const lastId = await this.#idAt(jsm, last);
+      return { first, last, lastId };
+    });
+  }
+
+  async #idAt(jsm: JetStreamManager, seq: number): Promise<string | undefined> {
+    const msg = await jsm.direct.getMessage(this.#spec.name, { seq });
+    if (msg === null || msg.seq !== seq) return undefined;
+    return msg.header?.get(msgIdHeader) || undefined;
+  }
+
+  /** The record at `seq`, or null when the replica does not hold it. */
+  async entryAt(seq: number): Promise<ReplicaEntry | null> {
+    return this.#call(`read ${seq}`, async (jsm) => {
+      const msg = await jsm.direct.getMessage(this.#spec.name, { seq });
+      if (msg === null || msg.seq !== seq) return null;
+      return { seq, data: msg.data, msgId: msg.header?.get(msgIdHeader) ?? "" };
+    });
+  }
+
+  /** Calls `onEntry` for records from..to in order; rejects on a gap (truncated, or the replica moved). */
+  async read(from: number, to: number, batchSize: number, onEntry: (entry: ReplicaEntry) => void): Promise<void> {
+    let next = from;
+    while (next <= to) {
+      const batch = Math.min(batchSize, to - next + 1);
+      await this.#call(`read ${next}..${next + batch - 1}`, async (jsm) => {
+        const iterator = await jsm.direct.getBatch(this.#spec.name, { seq: next, batch });
+        const before = next;
+        for await (const msg of iterator) {
+          if (msg.seq !== next) throw new ReplicaUnavailableError(`${this.name} has a gap: expected ${next}, got ${msg.seq}`);
+          onEntry({ seq: msg.seq, data: msg.data, msgId: msg.header?.get(msgIdHeader) ?? "" });
+          next++;
+          if (next > to) break;
+        }
+        if (next === before) throw new ReplicaUnavailableError(`${this.name} returned nothing at ${next}`);
+      });
+    }
+  }
+
+  /**
+   * Stores `data` at `expectedLast + 1` if the replica ends at `expectedLast` — and, when
+   * `previousId` is given, if its last record is that one. When the slot is taken, reports the id
+   * of the record that holds it (so a retry of our own record is recognised); when the replica
+   * ends elsewhere or was refused for its last record, `holderId` is undefined.
+   *
+   * `previousId` is for publishes sent while the previous one is still in flight (pipelining): if
+   * that one was refused because another record took its slot, this one must not land after that
+   * record. The server keeps the last id in memory and rebuilds it at start only within the
+   * duplicate window, so it is not used for a first publish after a pause.
+   */
+  async publish(data: Uint8Array, expectedLast: number, msgId: string, previousId?: string): Promise<PublishOutcome> {
+    const seq = expectedLast + 1;
+    try {
+      const h = headers();
+      h.set(msgIdHeader, msgId);
+      const ack = await this.#whileConnected(() => this.#js.publish(this.#spec.subject, data, {
+        expect: { lastSequence: expectedLast, streamName: this.#spec.name, ...(previousId !== undefined ? { lastMsgID: previousId } : {}) },
+        headers: h,
+        timeout: this.#timeoutMs,
+        retries: 0,
+      }));
+      if (ack.seq === seq) return { kind: "stored" };
+      // A duplicate id stored elsewhere: the slot we asked for is not ours.
+      return { kind: "taken", holderId: undefined };
+    } catch (err) {
+      if (!isRefusedExpectation(err)) throw new ReplicaUnavailableError(`append to ${this.name} at ${seq} failed: ${describe(err)}`, { cause: err });
+    }
+    const holder = await this.entryAt(seq);
+    return { kind: "taken", holderId: holder?.msgId };
+  }
+
+  /**
+   * Calls `onStored` whenever the server stores a record in the replica (announced without its
+   * bytes); returns the unsubscribe.
+   */
+  onPublish(onStored: () => void): () => void {
+    if (this.#nc.isClosed()) return () => {};
+    const subscription = this.#nc.subscribe(this.#tickSubject, { callback: () => onStored() });
+    return () => subscription.unsubscribe();
+  }
+
+  /** Drops every record below `firstKept`; the last sequence is kept. */
+  async purgeBefore(firstKept: number): Promise<void> {
+    await this.#call(`purge below ${firstKept}`, (jsm) => jsm.streams.purge(this.#spec.name, { seq: firstKept }));
+  }
+
+  /**
+   * Replaces the replica by an empty stream whose next record is `firstSeq`: the only way to drop
+   * a record that is not part of the agreed log (JetStream cannot overwrite a slot).
+   */
+  async recreate(firstSeq: number): Promise<void> {
+    await this.#call(`recreate from ${firstSeq}`, async (jsm) => {
+      try {
+        await jsm.streams.delete(this.#spec.name);
+      } catch (err) {
+        if (!isStreamNotFound(err)) throw err;
+      }
+      await jsm.streams.add(this.#config(firstSeq));
+    });
+  }
+}
+
