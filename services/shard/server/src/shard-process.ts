@@ -29,7 +29,8 @@
  */
 import { limits } from "@antler/base";
 import {
-  connectNats, ensureClusterCreatedSeconds, ensureClusterMetaId, ensureShardLog, FencedError, followLog, openBucket, openKvLeaseStore, openSnapshotStore,
+  connectNats, ensureClusterCreatedSeconds, ensureClusterMetaId, ensureShardLog, FencedError, followLog, followQuorumLog, openBucket, openKvLeaseStore,
+  openQuorumLeaseStore, openQuorumLogStream, openSnapshotStore, type LogRecord,
   type LogFollower, type SnapshotStore,
 } from "@antler/io-nats";
 import { Election, isEarlierIncarnation, leaseHolderId, leaseReplicaName } from "@antler/shard-core";
@@ -55,6 +56,13 @@ export interface ShardConfig {
   readonly logReplicas: number;
   /** When to snapshot (ADR 0006); `entries: 0` turns snapshots off (restore still uses stored ones). */
   readonly snapshots: SnapshotPolicy;
+  /**
+   * Where the log and the lease live (ADR 0007): "jetstream" = a stream and a KV key on the main
+   * NATS (replicated by NATS's Raft when logReplicas > 1); "quorum" = write-once slots on three
+   * independent NATS servers (`journalUrls`), committed on two, so losing one costs milliseconds.
+   */
+  readonly logMode: "jetstream" | "quorum";
+  readonly journalUrls: readonly string[];
   /** Leader lease timing (defaults: limits.shardLease*); every replica of a shard must agree. */
   readonly lease: { readonly renewMs: number; readonly expiryMs: number; readonly selfFenceMarginMs: number };
 }
@@ -73,6 +81,15 @@ function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback?: number): nu
   return Number(text);
 }
 
+/** A quorum journal is three servers: two acknowledgements commit, one may be lost. */
+const quorumJournalServers = 3;
+
+function logModeFromEnv(env: NodeJS.ProcessEnv): ShardConfig["logMode"] {
+  const mode = env.ANTLER_LOG_MODE ?? "jetstream";
+  if (mode !== "jetstream" && mode !== "quorum") throw new ShardConfigError(`ANTLER_LOG_MODE must be jetstream or quorum, got ${JSON.stringify(mode)}`);
+  return mode;
+}
+
 export function shardConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ShardConfig {
   const config = {
     natsUrl: env.ANTLER_NATS_URL ?? "nats://127.0.0.1:4222",
@@ -80,6 +97,8 @@ export function shardConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ShardC
     shardCount: intFromEnv(env, "ANTLER_SHARD_COUNT", 1),
     replicaId: intFromEnv(env, "ANTLER_REPLICA_ID", 0),
     logReplicas: intFromEnv(env, "ANTLER_LOG_REPLICAS", 1),
+    logMode: logModeFromEnv(env),
+    journalUrls: (env.ANTLER_NATS_JOURNAL_URLS ?? "").split(",").map((url) => url.trim()).filter((url) => url !== ""),
     snapshots: {
       entries: intFromEnv(env, "ANTLER_SNAPSHOT_ENTRIES", limits.shardSnapshotEntries),
       intervalMinMs: intFromEnv(env, "ANTLER_SNAPSHOT_INTERVAL_MIN_MS", limits.shardSnapshotIntervalMinMs),
@@ -93,6 +112,9 @@ export function shardConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ShardC
   };
   if (config.shardId >= config.shardCount) throw new ShardConfigError(`ANTLER_SHARD_ID ${config.shardId} must be below ANTLER_SHARD_COUNT ${config.shardCount}`);
   if (config.logReplicas < 1) throw new ShardConfigError("ANTLER_LOG_REPLICAS must be at least 1");
+  if (config.logMode === "quorum" && config.journalUrls.length !== quorumJournalServers) {
+    throw new ShardConfigError(`ANTLER_LOG_MODE=quorum needs exactly ${quorumJournalServers} URLs in ANTLER_NATS_JOURNAL_URLS, got ${config.journalUrls.length}`);
+  }
   const { renewMs, expiryMs, selfFenceMarginMs } = config.lease;
   // The leader must renew several times within its own lease, which must end before a standby claims.
   if (selfFenceMarginMs < 1 || selfFenceMarginMs >= expiryMs || renewMs < 1 || renewMs * 2 > expiryMs - selfFenceMarginMs) {
@@ -138,7 +160,13 @@ export async function runShardProcess<E>(createStateMachine: StateMachineFactory
     logger = logger.child({ shard: config.shardId, replica: config.replicaId });
     const telemetry = startTelemetryFromEnv("antler-shard");
     const nc = await connectNats(config.natsUrl, `antler-shard-${config.shardId}-${config.replicaId}`, { logger });
-    const log = await ensureShardLog(nc, config.shardId, { replicas: config.logReplicas });
+    // Quorum mode: one connection per journal server, each with only its own URL, so a client
+    // never fails over to another replica's server (ADR 0007).
+    const journal = config.logMode === "quorum"
+      ? await Promise.all(config.journalUrls.map((url, i) => connectNats(url, `antler-shard-${config.shardId}-${config.replicaId}-journal-${i}`, { logger })))
+      : [];
+    const quorumLog = config.logMode === "quorum" ? await openQuorumLogStream(journal, config.shardId, { logger }) : null;
+    const log = quorumLog ?? await ensureShardLog(nc, config.shardId, { replicas: config.logReplicas });
     const bucket = await openBucket(nc);
     const metaId = await ensureClusterMetaId(bucket);
     const createdSeconds = await ensureClusterCreatedSeconds(bucket);
@@ -183,11 +211,14 @@ export async function runShardProcess<E>(createStateMachine: StateMachineFactory
     let appliedSeq = restored.lastSeq;
     let follower: LogFollower | null = null;
     const follow = async (): Promise<void> => {
-      const started = await followLog(nc, log.name, appliedSeq + 1, (record) => {
+      const onRecord = (record: LogRecord): void => {
         applyLogRecord(sm, record.seq, record.data);
         replica?.record(record.seq, record.data);
         appliedSeq = record.seq;
-      });
+      };
+      const started = quorumLog !== null
+        ? followQuorumLog(quorumLog, appliedSeq + 1, onRecord, { logger })
+        : await followLog(nc, log.name, appliedSeq + 1, onRecord);
       follower = started;
       void started.done.catch((err: unknown) => die("following the log failed", { err }));
     };
@@ -201,10 +232,11 @@ export async function runShardProcess<E>(createStateMachine: StateMachineFactory
       renewIntervalMs: config.lease.renewMs,
       inheritsFrom: (other) => isEarlierIncarnation(holder, other),
     });
-    const leaseStore = await openKvLeaseStore(nc, config.shardId, {
-      replicas: config.logReplicas,
-      onError: (err) => logger.warn("lease store", { err }),
-    });
+    const quorumLease = quorumLog !== null ? await openQuorumLeaseStore(journal, config.shardId, { logger }) : null;
+    const leaseStore = quorumLease ?? await openKvLeaseStore(nc, config.shardId, {
+        replicas: config.logReplicas,
+        onError: (err) => logger.warn("lease store", { err }),
+      });
 
     /**
      * The replica's mode: a standby follows the log; promoting = won the lease, catching up;
@@ -357,6 +389,11 @@ export async function runShardProcess<E>(createStateMachine: StateMachineFactory
       if (ending !== null) ending.appends.closed = true;
       await follower?.stop();
       await snapshotter?.close();
+      if (quorumLog !== null) {
+        quorumLog.close();
+        quorumLease?.close();
+        await Promise.all(journal.map((connection) => connection.drain()));
+      }
       await nc.drain();
       await telemetry.shutdown();
       process.exit(0);

@@ -415,3 +415,53 @@ test("fencing: a paused old leader answers nothing after it resumes, and what it
   await verifyAcked(shardId, writers.acked);
   await stopShard(shardId);
 });
+
+test("quorum journal (ANTLER_LOG_MODE=quorum): kill -9 of any one journal server barely pauses the shard; a leader kill still fails over", { timeout: 300_000 }, async () => {
+  await useNewServer();
+  const shardId = 0;
+  const journalDirs = [0, 1, 2].map((i) => join(dir, `journal-${i}`));
+  const journal: (NatsServerHandle | undefined)[] = [];
+  for (const journalDir of journalDirs) journal.push(await startNatsServer({ dir: journalDir, syncAlways: true }));
+  const ports = journal.map((s) => s!.port);
+  try {
+    await startShard(shardId, { ANTLER_LOG_MODE: "quorum", ANTLER_NATS_JOURNAL_URLS: journal.map((s) => s!.url).join(",") });
+    const writers = startWriters(shardId, "q", 4);
+    const rounds: { fault: string; gapMs: number }[] = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 700));
+        const before = writers.acked.size;
+        const killedAt = performance.now();
+        const victim = journal[i]!;
+        journal[i] = undefined;
+        process.kill(victim.pid, "SIGKILL");
+        await victim.stop();
+        await waitFor("writes with one journal server down", () => writers.acked.size > before + 20, 30_000);
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        rounds.push({ fault: `journal server ${i}`, ...{ gapMs: stallAround(writers.spans, killedAt).gapMs } });
+        journal[i] = await startNatsServer({ dir: journalDirs[i]!, port: ports[i]!, syncAlways: true });
+      }
+      await waitFor("three live replicas", () => replicas.filter((r) => r.alive && r.role !== null && shardOf.get(r) === shardId).length === replicaCount, 120_000);
+      const leader = await waitFor("the leader", () => liveLeader(shardId));
+      const before = writers.acked.size;
+      const killedAt = performance.now();
+      deliberate.add(leader);
+      await leader.kill("SIGKILL");
+      await waitFor("a new leader", () => replicas.find((r) => r !== leader && r.alive && r.role === "leader" && r.leaderAt! > killedAt) ?? null, 30_000);
+      await waitFor("writes through the new leader", () => writers.acked.size > before + 20, 30_000);
+      rounds.push({ fault: "shard leader", gapMs: stallAround(writers.spans, killedAt).gapMs });
+    } finally {
+      await writers.stop();
+    }
+    process.stdout.write(`# quorum journal: client-visible stall per fault: ${JSON.stringify(rounds)}; step-downs ${stepDowns.length}; unexpected exits ${JSON.stringify(unexpectedExits)}\n`);
+    assert.deepEqual(writers.failures, [], "every create answered OK");
+    await verifyAcked(shardId, writers.acked);
+    if (timingAsserted()) {
+      const journalStalls = rounds.filter((r) => r.fault.startsWith("journal")).map((r) => r.gapMs);
+      assert.ok(percentile(journalStalls, 50) < 1000, `journal server loss stall p50 ${percentile(journalStalls, 50)} ms`);
+    }
+    await stopShard(shardId);
+  } finally {
+    for (const server of journal) await server?.stop();
+  }
+});
