@@ -91,3 +91,11 @@ test("bad command lines are refused with a one-line reason", () => {
     /--log-level must be one of debug, info, warn, error/,
   );
 });
+
+test("up --profile takes minimal or ha, --shard-replicas a small count", () => {
+  const command = parseArgs(["up", "--data", "d", "--profile", "ha", "--shard-replicas=2"]);
+  assert.equal(command.kind === "up" && command.profile, "ha");
+  assert.equal(command.kind === "up" && command.shardReplicas, 2);
+  refuses(["up", "--data", "d", "--profile", "huge"], /--profile must be one of minimal, ha/);
+  refuses(["up", "--data", "d", "--shard-replicas", "0"], /between 1 and 7/);
+});

@@ -3,12 +3,18 @@
  * filesystem, no process state), so every accepted and refused form is unit-tested in args.test.ts.
  * Paths stay as given; cli.ts makes them absolute.
  */
-import { chunkserversMax, shardsMax } from "./limits.ts";
+import { chunkserversMax, shardReplicasMax, shardsMax } from "./limits.ts";
 
 export const logLevels = ["debug", "info", "warn", "error"] as const;
 export type LogLevel = (typeof logLevels)[number];
 export const otelExporters = ["none", "console", "otlp"] as const;
 export type OtelExporter = (typeof otelExporters)[number];
+/**
+ * minimal: one process of everything (quick start). ha: a 3-node NATS cluster with every stream
+ * and bucket on 3 replicas, 3 replicas per shard, 2 gateways, 2 routers (config.ts topologyOf).
+ */
+export const profiles = ["minimal", "ha"] as const;
+export type Profile = (typeof profiles)[number];
 
 /** Settings of one run of the cluster's processes (not stored in cluster.json). */
 export interface RunSettings {
@@ -29,6 +35,10 @@ export interface UpCommand extends RunSettings {
   csPort?: number;
   chunkservers?: number;
   shards?: number;
+  /** Fixed when DIR is created, like --shards. */
+  profile?: Profile;
+  /** Processes per shard (one leads, the others stand by); the profile's count when unset. */
+  shardReplicas?: number;
   detach: boolean;
 }
 
@@ -77,6 +87,10 @@ commands:
       --cs-port PORT           port chunkservers connect to (default 9420)
       --chunkservers N         mfschunkserver processes to run (default 2, 0 for none)
       --shards N               metadata shards, fixed when DIR is created (default 1)
+      --profile P              minimal (default: one process of each) or ha (3 NATS servers,
+                               3 replicas per shard, 2 gateways, 2 routers); fixed when DIR is
+                               created
+      --shard-replicas N       processes per shard (default: 1 minimal, 3 ha)
       --log-level LEVEL        debug, info, warn or error (default info)
       --otel EXPORTER          none, console or otlp (default none)
       --detach                 return once the cluster serves; a background supervisor stays
@@ -97,7 +111,7 @@ const flagsByCommand = {
   up: {
     "--data": "string", "--host": "string", "--netns": "string", "--client-port": "string",
     "--cs-port": "string", "--chunkservers": "string", "--shards": "string",
-    "--detach": "boolean", ...runFlags,
+    "--profile": "string", "--shard-replicas": "string", "--detach": "boolean", ...runFlags,
   },
   [supervisorCommandName]: {
     "--data": "string", "--owns-netns": "boolean", "--attached": "boolean", ...runFlags,
@@ -159,6 +173,10 @@ function parseUp(flags: Flags, dataDir: string, defaults: ArgDefaults): UpComman
   if (csPort !== undefined) command.csPort = csPort;
   if (chunkservers !== undefined) command.chunkservers = chunkservers;
   if (shards !== undefined) command.shards = shards;
+  const profile = optionalString(flags, "--profile");
+  if (profile !== undefined) command.profile = oneOf(profiles, profile, "--profile");
+  const shardReplicas = optionalInteger(flags, "--shard-replicas", 1, shardReplicasMax);
+  if (shardReplicas !== undefined) command.shardReplicas = shardReplicas;
   if (clientPort !== undefined && clientPort === csPort) {
     throw new UsageError(`--client-port and --cs-port must differ (both are ${clientPort})`);
   }

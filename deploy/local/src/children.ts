@@ -18,11 +18,15 @@ import {
   chunkserverPortOf, hddConfigText,
 } from "./chunkserver.ts";
 import {
-  chunkserverDirOf, defaultExportsText, logFileOf, natsUrlOf, redisUrlOf, serviceDirOf,
-  serviceEnvironment, servicePlan, type ClusterConfig, type Layout,
+  chunkserverDirOf, defaultExportsText, logFileOf, natsNodesOf, natsUrlOf, redisUrlOf,
+  serviceDirOf, serviceEnvironment, servicePlan, topologyOf, type ClusterConfig, type Layout,
+  type NatsNode,
 } from "./config.ts";
 import { chunkserverReadyTimeoutMs, readyTimeoutMs } from "./limits.ts";
-import { natsConfigText, natsServerDefaultPath, probeJetStream } from "./nats.ts";
+import {
+  natsClusterName, natsConfigText, natsServerDefaultPath, probeJetStream, probeNatsInfo,
+} from "./nats.ts";
+import { provisionReplicatedStores } from "./provision.ts";
 import { scanForReady, tcpAccepts } from "./processes.ts";
 import { pingRedis, redisConfigText } from "./redis.ts";
 import type { ChildRun, ChildSpec } from "./supervisor.ts";
@@ -95,9 +99,11 @@ export function prepareFiles(config: ClusterConfig, settings: RunSettings, layou
   for (const dir of [layout.logsDir, layout.natsDir, layout.redisDir]) {
     mkdirSync(dir, { recursive: true });
   }
-  writeFileSync(layout.natsConfig, natsConfigText({
-    port: config.natsPort, storeDir: layout.natsDir, serverName: "antler",
-  }));
+  const nodes = natsNodesOf(config, layout);
+  for (const node of nodes) {
+    mkdirSync(node.dir, { recursive: true });
+    writeFileSync(node.configFile, natsConfigText(natsConfigInputOf(node, nodes)));
+  }
   writeFileSync(
     layout.redisConfig,
     redisConfigText({ port: config.redisPort, dir: layout.redisDir }),
@@ -116,6 +122,51 @@ export function prepareFiles(config: ClusterConfig, settings: RunSettings, layou
   }
 }
 
+function natsConfigInputOf(node: NatsNode, nodes: readonly NatsNode[]): Parameters<typeof natsConfigText>[0] {
+  const input: Parameters<typeof natsConfigText>[0] = {
+    port: node.clientPort, storeDir: node.storeDir, serverName: node.serverName,
+  };
+  if (node.routePort !== undefined) {
+    input.cluster = {
+      name: natsClusterName, port: node.routePort,
+      routePorts: nodes.map((each) => each.routePort ?? 0),
+    };
+  }
+  return input;
+}
+
+/**
+ * The NATS nodes as children. One server is ready when JetStream answers it. A cluster cannot
+ * answer JetStream requests before a majority of its nodes runs (its metadata group needs a
+ * leader), so every node but the last is ready once it listens, and the last once JetStream
+ * answers on every node; then the cluster's shared bucket is created with a replica per node.
+ */
+function natsChildren(config: ClusterConfig, layout: Layout, executables: Executables): ChildSpec[] {
+  const nodes = natsNodesOf(config, layout);
+  const storeReplicas = topologyOf(config).storeReplicas;
+  return nodes.map((node, index): ChildSpec => {
+    const last = index === nodes.length - 1;
+    const spec: ChildSpec = {
+      name: node.name, role: "nats", command: executables.natsServer,
+      args: ["-c", node.configFile], env: {}, cwd: node.dir, logFile: logFileOf(layout, node.name),
+      addresses: [`nats://127.0.0.1:${node.clientPort}`], readyTimeoutMs,
+      probe: async () => {
+        if (nodes.length === 1) return probeJetStream("127.0.0.1", node.clientPort);
+        if (!last) return probeNatsInfo("127.0.0.1", node.clientPort);
+        const answers = await Promise.all(
+          nodes.map((each) => probeJetStream("127.0.0.1", each.clientPort)),
+        );
+        return answers.every((answered) => answered);
+      },
+    };
+    if (node.routePort !== undefined) spec.addresses.push(`route 127.0.0.1:${node.routePort}`);
+    if (last && storeReplicas > 1) {
+      spec.afterReady = () => provisionReplicatedStores(natsUrlOf(config), storeReplicas);
+    }
+    return spec;
+  });
+}
+
 export function clusterChildren(
   config: ClusterConfig,
   settings: RunSettings,
@@ -123,13 +174,9 @@ export function clusterChildren(
   executables: Executables,
 ): ChildSpec[] {
   const address = config.network.address;
+  const topology = topologyOf(config);
   const children: ChildSpec[] = [
-    {
-      name: "nats", role: "nats", command: executables.natsServer, args: ["-c", layout.natsConfig],
-      env: {}, cwd: layout.natsDir, logFile: logFileOf(layout, "nats"),
-      addresses: [natsUrlOf(config)], readyTimeoutMs,
-      probe: () => probeJetStream("127.0.0.1", config.natsPort),
-    },
+    ...natsChildren(config, layout, executables),
     {
       name: "redis", role: "redis", command: executables.redisServer, args: [layout.redisConfig],
       env: {}, cwd: layout.redisDir, logFile: logFileOf(layout, "redis"),
@@ -141,7 +188,9 @@ export function clusterChildren(
 
   for (const plan of servicePlan(config)) {
     const main = serviceMainOf(executables, plan.service);
+    // With several gateways on one port, the port answering says nothing about this one.
     const isGateway = plan.service === "gateway";
+    const portMeansReady = isGateway && topology.gateways === 1;
     const spec: ChildSpec = {
       name: plan.name, role: plan.service, command: executables.node, args: [main],
       env: serviceEnvironment(config, settings, plan, layout), cwd: serviceDirOf(layout, plan.name),
@@ -157,11 +206,15 @@ export function clusterChildren(
           run.ready = scan.ready;
           return true;
         }
-        return isGateway && (await tcpAccepts(address, config.clientPort));
+        return portMeansReady && (await tcpAccepts(address, config.clientPort));
       },
       precondition: () => (existsSync(main) ? undefined : `${main} does not exist`),
     };
-    if (plan.shardId !== undefined) spec.shardId = plan.shardId;
+    if (plan.shardId !== undefined) {
+      spec.shardId = plan.shardId;
+      spec.replicaId = plan.replicaId ?? 0;
+      spec.shardReplicas = topology.shardReplicas;
+    }
     children.push(spec);
   }
 

@@ -13,6 +13,7 @@ import {
   serviceEnvironment, servicePlan, type ClusterConfig, type ResolveInput,
 } from "./config.ts";
 import { natsConfigText } from "./nats.ts";
+import { natsNodesOf, topologyOf } from "./config.ts";
 import { redisConfigText } from "./redis.ts";
 
 function upOf(...flags: string[]): UpCommand {
@@ -34,6 +35,7 @@ test("a new cluster gets a namespace named after DIR and the first unused 10.213
     format: 1, dataDir: "/srv/a",
     network: { mode: "netns", netns: netnsNameFor("/srv/a"), address: "10.213.3.1" },
     natsPort: 4222, redisPort: 6379, clientPort: 9421, csPort: 9420, chunkservers: 2, shards: 1,
+    profile: "minimal",
   });
   assert.match(netnsNameFor("/srv/a"), /^antler-[0-9a-f]{8}$/);
   assert.notEqual(netnsNameFor("/srv/a"), netnsNameFor("/srv/b"));
@@ -129,6 +131,9 @@ test("services start router, shards 0..N-1, gateway, each with its environment",
     ANTLER_DATA_DIR: "/srv/a/services/shard-1",
     ANTLER_OTEL_EXPORTER: "console",
     ANTLER_LOG_LEVEL: "debug",
+    ANTLER_REPLICA_ID: "0",
+    ANTLER_SHARD_REPLICAS: "1",
+    ANTLER_LOG_REPLICAS: "1",
   });
   assert.equal("ANTLER_SHARD_ID" in serviceEnvironment(config, settings, plan[3]!, layout), false);
 });
@@ -171,4 +176,99 @@ test("chunkserver config: master is the cluster address and cs port, own port an
     assert.ok(lines.includes(line), `missing '${line}'`);
   }
   assert.match(hddConfigText(files), /^\/srv\/a\/cs1\/hdd\/$/m);
+});
+
+test("ha profile: 3 NATS nodes on 4222-4224 with routes on 6222-6224, fixed at creation", () => {
+  const config = resolve(upOf("--profile", "ha"), undefined, [1]);
+  assert.equal(config.profile, "ha");
+  assert.deepEqual(config.natsCluster, { clientPorts: [4222, 4223, 4224], routePorts: [6222, 6223, 6224] });
+  assert.deepEqual(topologyOf(config), {
+    natsNodes: 3, storeReplicas: 3, shardReplicas: 3, gateways: 2, routers: 2,
+  });
+  assert.deepEqual(parseClusterConfig(JSON.parse(JSON.stringify(config)), "c.json"), config);
+  assert.throws(() => resolve(upOf("--profile", "minimal"), config), /--profile ha; changing it/);
+  assert.throws(() => resolve(upOf("--profile", "ha"), resolve(upOf())), /--profile minimal/);
+  // Resuming without --profile keeps it; --shard-replicas may change (the store stays R3).
+  const resumed = resolve(upOf("--shard-replicas", "1"), config);
+  assert.equal(resumed.profile, "ha");
+  assert.equal(topologyOf(resumed).shardReplicas, 1);
+  assert.equal(topologyOf(resumed).storeReplicas, 3);
+  const noPorts = { ...JSON.parse(JSON.stringify(config)), natsCluster: { clientPorts: [1], routePorts: [2] } };
+  assert.throws(() => parseClusterConfig(noPorts, "c.json"), /natsCluster must hold 3/);
+  assert.throws(() => parseClusterConfig({ ...config, profile: "big" }, "c.json"), /profile is unknown/);
+});
+
+test("ha profile with --host takes the fresh loopback ports, kept on resume", () => {
+  const input: ResolveInput = {
+    up: upOf("--profile", "ha", "--host", "10.213.9.1"), stored: undefined, usedOctets: new Set(),
+    freshHostPorts: {
+      nats: 41000, redis: 41001,
+      natsCluster: { clientPorts: [41002, 41003, 41004], routePorts: [41005, 41006, 41007] },
+    },
+  };
+  const config = resolveClusterConfig(input);
+  assert.equal(config.natsPort, 41002);
+  assert.equal(config.redisPort, 41001);
+  assert.deepEqual(config.natsCluster?.routePorts, [41005, 41006, 41007]);
+  const resumed = resolve(upOf(), config);
+  assert.deepEqual(resumed.natsCluster, config.natsCluster);
+  const withoutCluster = { ...input, freshHostPorts: { nats: 1, redis: 2 } };
+  assert.throws(() => resolveClusterConfig(withoutCluster), /needs 3 NATS port pairs/);
+});
+
+test("ha profile: 2 routers, 3 replicas per shard, 2 gateways, each with its environment", () => {
+  const config = resolve(upOf("--profile", "ha", "--shards", "2"), undefined, [6]);
+  const plan = servicePlan(config);
+  assert.deepEqual(plan.map((entry) => entry.name), [
+    "router-0", "router-1", "shard-0-r0", "shard-0-r1", "shard-0-r2", "shard-1-r0", "shard-1-r1",
+    "shard-1-r2", "gateway-0", "gateway-1",
+  ]);
+  const layout = layoutOf("/srv/a");
+  const settings = { onlyInfra: false, logLevel: "info", otelExporter: "none" } as const;
+  const allNats = "nats://127.0.0.1:4222,nats://127.0.0.1:4223,nats://127.0.0.1:4224";
+  const shard = serviceEnvironment(config, settings, plan[6]!, layout);
+  assert.equal(shard["ANTLER_NATS_URL"], allNats);
+  assert.equal(shard["ANTLER_PROCESS_NAME"], "shard-1-r1");
+  assert.equal(shard["ANTLER_SHARD_ID"], "1");
+  assert.equal(shard["ANTLER_REPLICA_ID"], "1");
+  assert.equal(shard["ANTLER_SHARD_REPLICAS"], "3");
+  assert.equal(shard["ANTLER_LOG_REPLICAS"], "3");
+  assert.equal(shard["ANTLER_DATA_DIR"], "/srv/a/services/shard-1-r1");
+  assert.equal(serviceEnvironment(config, settings, plan[1]!, layout)["ANTLER_NATS_URL"], allNats);
+  // Gateways take one URL each (their config accepts one), spread over the nodes.
+  assert.equal(serviceEnvironment(config, settings, plan[8]!, layout)["ANTLER_NATS_URL"], "nats://127.0.0.1:4222");
+  assert.equal(serviceEnvironment(config, settings, plan[9]!, layout)["ANTLER_NATS_URL"], "nats://127.0.0.1:4223");
+  assert.equal("ANTLER_REPLICA_ID" in serviceEnvironment(config, settings, plan[9]!, layout), false);
+  const single = resolve(upOf("--profile", "ha", "--shard-replicas", "1"));
+  assert.deepEqual(servicePlan(single).map((entry) => entry.name),
+    ["router-0", "router-1", "shard-0", "gateway-0", "gateway-1"]);
+});
+
+test("ha NATS nodes: own store and config under DIR/nats/nats-i, routes to the other two", () => {
+  const config = resolve(upOf("--profile", "ha"));
+  const nodes = natsNodesOf(config, layoutOf("/srv/a"));
+  assert.deepEqual(nodes.map((node) => [node.name, node.clientPort, node.routePort, node.storeDir]), [
+    ["nats-0", 4222, 6222, "/srv/a/nats/nats-0"],
+    ["nats-1", 4223, 6223, "/srv/a/nats/nats-1"],
+    ["nats-2", 4224, 6224, "/srv/a/nats/nats-2"],
+  ]);
+  const text = natsConfigText({
+    port: 4223, storeDir: "/srv/a/nats/nats-1", serverName: "nats-1",
+    cluster: { name: "antler", port: 6223, routePorts: [6222, 6223, 6224] },
+  });
+  assert.match(text, /^server_name: "nats-1"$/m);
+  assert.match(text, /^listen: "127\.0\.0\.1:4223"$/m);
+  assert.match(text, /^ {2}sync_interval: always$/m);
+  assert.match(text, /^cluster \{\n {2}name: "antler"\n {2}listen: "127\.0\.0\.1:6223"$/m);
+  assert.match(text, /^ {4}"nats-route:\/\/127\.0\.0\.1:6222"$/m);
+  assert.match(text, /^ {4}"nats-route:\/\/127\.0\.0\.1:6224"$/m);
+  assert.doesNotMatch(text, /127\.0\.0\.1:6223"\n {2}\]/, "no route to itself");
+  assert.equal(text.match(/nats-route:/g)?.length, 2);
+  // The minimal profile keeps its single server where it always was.
+  const minimal = natsNodesOf(resolve(upOf()), layoutOf("/srv/a"));
+  assert.deepEqual(minimal, [{
+    name: "nats", serverName: "antler", clientPort: 4222, dir: "/srv/a/nats",
+    storeDir: "/srv/a/nats", configFile: "/srv/a/nats/nats-server.conf",
+  }]);
+  assert.doesNotMatch(natsConfigText({ port: 4222, storeDir: "/s", serverName: "antler" }), /cluster/);
 });

@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { UsageError, type RunSettings, type UpCommand } from "./args.ts";
+import { UsageError, profiles, type Profile, type RunSettings, type UpCommand } from "./args.ts";
 
 export const defaultClientPort = 9421;
 export const defaultCsPort = 9420;
@@ -15,11 +15,37 @@ export const defaultShards = 1;
 /** Inside our own namespace nothing else listens, so NATS and Redis keep their usual ports. */
 export const netnsNatsPort = 4222;
 export const netnsRedisPort = 6379;
+/** HA profile in a namespace: NATS node i serves clients on 4222+i and its cluster routes on 6222+i. */
+export const netnsNatsRoutePortBase = 6222;
 /** Chunkserver i listens on chunkserverPortBase + i (MooseFS's usual 9422 for the first). */
 export const chunkserverPortBase = 9422;
 /** Namespace addresses are 10.213.N.1/32 on the namespace's lo; N is unique per namespace. */
 export const netnsAddressPrefix = "10.213.";
 export const clusterFileFormat = 1;
+
+/**
+ * How many processes of each kind a profile runs. `storeReplicas` is the replica count of every
+ * JetStream stream and bucket (shard logs, snapshots, the cluster bucket): with 3 NATS servers
+ * any one of them can die without losing an acknowledged write.
+ */
+export interface Topology {
+  natsNodes: number;
+  storeReplicas: number;
+  shardReplicas: number;
+  gateways: number;
+  routers: number;
+}
+
+export const profileTopologies: Readonly<Record<Profile, Topology>> = {
+  minimal: { natsNodes: 1, storeReplicas: 1, shardReplicas: 1, gateways: 1, routers: 1 },
+  ha: { natsNodes: 3, storeReplicas: 3, shardReplicas: 3, gateways: 2, routers: 2 },
+};
+
+/** HA only: each NATS node's client port and cluster-route port (natsPort is clientPorts[0]). */
+export interface NatsClusterPorts {
+  clientPorts: number[];
+  routePorts: number[];
+}
 
 export type NetworkConfig =
   | { mode: "netns"; netns: string; address: string }
@@ -37,6 +63,12 @@ export interface ClusterConfig {
   csPort: number;
   chunkservers: number;
   shards: number;
+  /** Absent in cluster files written before profiles existed: minimal. */
+  profile?: Profile;
+  /** Absent: the profile's count. */
+  shardReplicas?: number;
+  /** Present exactly when the profile runs several NATS nodes. */
+  natsCluster?: NatsClusterPorts;
 }
 
 /** Where everything lives under DIR. */
@@ -102,8 +134,21 @@ export interface ResolveInput {
   stored: ClusterConfig | undefined;
   /** Third octets of 10.213.x addresses in use by existing namespaces. */
   usedOctets: ReadonlySet<number>;
-  /** Two free 127.0.0.1 ports for NATS and Redis, used when a new cluster runs with --host. */
-  freshHostPorts: { nats: number; redis: number };
+  /**
+   * Free 127.0.0.1 ports for NATS and Redis, used when a new cluster runs with --host; with
+   * several NATS nodes also `natsCluster` (one client and one route port per node).
+   */
+  freshHostPorts: { nats: number; redis: number; natsCluster?: NatsClusterPorts };
+}
+
+export function profileOf(config: ClusterConfig): Profile {
+  return config.profile ?? "minimal";
+}
+
+export function topologyOf(config: ClusterConfig): Topology {
+  const topology = { ...profileTopologies[profileOf(config)] };
+  if (config.shardReplicas !== undefined) topology.shardReplicas = config.shardReplicas;
+  return topology;
 }
 
 /**
@@ -118,6 +163,13 @@ export function resolveClusterConfig(input: ResolveInput): ClusterConfig {
       `${up.dataDir} holds a cluster with --shards ${stored.shards}; changing it is not supported`,
     );
   }
+  const profile = stored === undefined ? (up.profile ?? "minimal") : (stored.profile ?? "minimal");
+  if (stored !== undefined && up.profile !== undefined && up.profile !== profile) {
+    // The NATS store of one server cannot become that of a 3-node cluster (or back).
+    throw new UsageError(
+      `${up.dataDir} holds a cluster with --profile ${profile}; changing it is not supported`,
+    );
+  }
   const network = resolveNetwork(input);
   const config: ClusterConfig = {
     format: clusterFileFormat,
@@ -129,14 +181,33 @@ export function resolveClusterConfig(input: ResolveInput): ClusterConfig {
     csPort: up.csPort ?? stored?.csPort ?? defaultCsPort,
     chunkservers: up.chunkservers ?? stored?.chunkservers ?? defaultChunkservers,
     shards: stored?.shards ?? up.shards ?? defaultShards,
+    profile,
   };
+  const shardReplicas = up.shardReplicas ?? stored?.shardReplicas;
+  if (shardReplicas !== undefined) config.shardReplicas = shardReplicas;
+  const natsNodes = profileTopologies[profile].natsNodes;
+  if (natsNodes > 1) {
+    config.natsCluster = {
+      clientPorts: Array.from({ length: natsNodes }, (_, index) => netnsNatsPort + index),
+      routePorts: Array.from({ length: natsNodes }, (_, index) => netnsNatsRoutePortBase + index),
+    };
+  }
   if (network.mode === "host") {
     const reuse = stored?.network.mode === "host";
     const ports = reuse && stored !== undefined
-      ? { nats: stored.natsPort, redis: stored.redisPort }
+      ? { nats: stored.natsPort, redis: stored.redisPort, natsCluster: stored.natsCluster }
       : input.freshHostPorts;
     config.natsPort = ports.nats;
     config.redisPort = ports.redis;
+    if (natsNodes > 1) {
+      const cluster = ports.natsCluster;
+      if (cluster === undefined || cluster.clientPorts.length !== natsNodes ||
+        cluster.routePorts.length !== natsNodes) {
+        throw new UsageError(`--profile ${profile} with --host needs ${natsNodes} NATS port pairs`);
+      }
+      config.natsCluster = cluster;
+      config.natsPort = cluster.clientPorts[0] ?? config.natsPort;
+    }
   }
   if (config.clientPort === config.csPort) {
     throw new UsageError(
@@ -207,6 +278,26 @@ export function parseClusterConfig(value: unknown, source: string): ClusterConfi
     }
   }
   if (typeof record["dataDir"] !== "string") bad("dataDir is missing");
+  if (record["profile"] !== undefined && !profiles.includes(record["profile"] as Profile)) {
+    bad("profile is unknown");
+  }
+  const replicas = record["shardReplicas"];
+  if (replicas !== undefined && (typeof replicas !== "number" || !Number.isInteger(replicas) ||
+    replicas < 1)) {
+    bad("shardReplicas is not a valid number");
+  }
+  const natsNodes = profileTopologies[(record["profile"] as Profile | undefined) ?? "minimal"]
+    .natsNodes;
+  if (natsNodes > 1) {
+    const cluster = record["natsCluster"] as Record<string, unknown> | undefined;
+    const validPorts = (ports: unknown): boolean => Array.isArray(ports) &&
+      ports.length === natsNodes &&
+      ports.every((port) => Number.isInteger(port) && port > 0 && port <= 65_535);
+    if (typeof cluster !== "object" || cluster === null ||
+      !validPorts(cluster["clientPorts"]) || !validPorts(cluster["routePorts"])) {
+      bad(`natsCluster must hold ${natsNodes} client and route ports`);
+    }
+  }
   const network = record["network"] as Record<string, unknown> | undefined;
   if (typeof network !== "object" || network === null) return bad("network is missing");
   if (typeof network["address"] !== "string") bad("network.address is missing");
@@ -222,28 +313,84 @@ export function parseClusterConfig(value: unknown, source: string): ClusterConfi
 export type ServiceName = "router" | "shard" | "gateway";
 
 export interface ServicePlan {
-  /** Process name: log file, state entry (`router`, `shard-0`, `gateway`). */
+  /**
+   * Process name: log file, state entry. A kind with one process keeps the plain name (`router`,
+   * `shard-0`, `gateway`); several get an index (`router-1`, `shard-0-r2`, `gateway-1`).
+   */
   name: string;
   service: ServiceName;
   shardId?: number;
+  /** Shards: which of the shard's replicas (0..shardReplicas-1) this process is. */
+  replicaId?: number;
+  /** Routers and gateways: which of their kind (0..count-1). */
+  index?: number;
 }
 
 /**
- * Start order, and why: the router first (shards and the gateway look shards up through it), then
- * every shard (the gateway's first request needs a shard to answer), the gateway last (it is what
- * clients and chunkservers connect to, so it must not accept them before the rest can serve).
+ * Start order, and why: the routers first (shards and the gateways look shards up through them),
+ * then every shard replica (the gateways' first request needs a shard to answer), the gateways
+ * last (they are what clients and chunkservers connect to, so they must not accept them before
+ * the rest can serve).
  */
 export function servicePlan(config: ClusterConfig): ServicePlan[] {
-  const plan: ServicePlan[] = [{ name: "router", service: "router" }];
-  for (let shardId = 0; shardId < config.shards; shardId++) {
-    plan.push({ name: `shard-${shardId}`, service: "shard", shardId });
+  const topology = topologyOf(config);
+  const plan: ServicePlan[] = [];
+  for (let index = 0; index < topology.routers; index++) {
+    plan.push({ name: topology.routers > 1 ? `router-${index}` : "router", service: "router", index });
   }
-  plan.push({ name: "gateway", service: "gateway" });
+  for (let shardId = 0; shardId < config.shards; shardId++) {
+    for (let replicaId = 0; replicaId < topology.shardReplicas; replicaId++) {
+      const name = topology.shardReplicas > 1 ? `shard-${shardId}-r${replicaId}` : `shard-${shardId}`;
+      plan.push({ name, service: "shard", shardId, replicaId });
+    }
+  }
+  for (let index = 0; index < topology.gateways; index++) {
+    const name = topology.gateways > 1 ? `gateway-${index}` : "gateway";
+    plan.push({ name, service: "gateway", index });
+  }
   return plan;
 }
 
+/** One nats-server of the cluster: its name (process and JetStream server name), ports, files. */
+export interface NatsNode {
+  name: string;
+  serverName: string;
+  clientPort: number;
+  /** Cluster-route port; absent for the single server of the minimal profile. */
+  routePort?: number;
+  dir: string;
+  /** JetStream's store_dir (the server adds a `jetstream` directory below it). */
+  storeDir: string;
+  configFile: string;
+}
+
+/**
+ * The minimal profile's single server keeps the layout it always had (DIR/nats/, server name
+ * "antler"); HA node i is `nats-i` with its own store under DIR/nats/nats-i/.
+ */
+export function natsNodesOf(config: ClusterConfig, layout: Layout): NatsNode[] {
+  const cluster = config.natsCluster;
+  if (cluster === undefined) {
+    return [{
+      name: "nats", serverName: "antler", clientPort: config.natsPort, dir: layout.natsDir,
+      storeDir: layout.natsDir, configFile: layout.natsConfig,
+    }];
+  }
+  return cluster.clientPorts.map((clientPort, index) => {
+    const name = `nats-${index}`;
+    const dir = join(layout.natsDir, name);
+    return {
+      name, serverName: name, clientPort, routePort: cluster.routePorts[index] ?? 0, dir,
+      // nats-server keeps its streams in <store_dir>/jetstream: DIR/nats/nats-i/jetstream.
+      storeDir: dir, configFile: join(dir, "nats-server.conf"),
+    };
+  });
+}
+
+/** Every NATS node's client URL, comma-separated (the form connectNats and nats.js take). */
 export function natsUrlOf(config: ClusterConfig): string {
-  return `nats://127.0.0.1:${config.natsPort}`;
+  const ports = config.natsCluster?.clientPorts ?? [config.natsPort];
+  return ports.map((port) => `nats://127.0.0.1:${port}`).join(",");
 }
 
 export function redisUrlOf(config: ClusterConfig): string {
@@ -260,6 +407,7 @@ export function serviceEnvironment(
   plan: ServicePlan,
   layout: Layout,
 ): Record<string, string> {
+  const topology = topologyOf(config);
   const environment: Record<string, string> = {
     ANTLER_PROCESS_NAME: plan.name,
     ANTLER_NATS_URL: natsUrlOf(config),
@@ -273,7 +421,19 @@ export function serviceEnvironment(
     ANTLER_OTEL_EXPORTER: settings.otelExporter,
     ANTLER_LOG_LEVEL: settings.logLevel,
   };
-  if (plan.shardId !== undefined) environment["ANTLER_SHARD_ID"] = String(plan.shardId);
+  if (plan.service === "gateway" && config.natsCluster !== undefined) {
+    // The gateway's config accepts one URL only (services/gateway/server/src/config.ts). The
+    // client learns the other nodes from the server (INFO connect_urls) and fails over to them;
+    // spreading the gateways over the nodes keeps one NATS death from cutting all of them.
+    const urls = natsUrlOf(config).split(",");
+    environment["ANTLER_NATS_URL"] = urls[(plan.index ?? 0) % urls.length] ?? urls[0] ?? "";
+  }
+  if (plan.shardId !== undefined) {
+    environment["ANTLER_SHARD_ID"] = String(plan.shardId);
+    environment["ANTLER_REPLICA_ID"] = String(plan.replicaId ?? 0);
+    environment["ANTLER_SHARD_REPLICAS"] = String(topology.shardReplicas);
+    environment["ANTLER_LOG_REPLICAS"] = String(topology.storeReplicas);
+  }
   return environment;
 }
 

@@ -11,7 +11,7 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import type { LogLevel, OtelExporter } from "./args.ts";
+import type { LogLevel, OtelExporter, Profile } from "./args.ts";
 import { statusView, type StatusView } from "./status.ts";
 
 const run = promisify(execFile);
@@ -25,6 +25,8 @@ export interface StartClusterOptions {
   csPort?: number;
   chunkservers?: number;
   shards?: number;
+  profile?: Profile;
+  shardReplicas?: number;
   logLevel?: LogLevel;
   otelExporter?: OtelExporter;
   /** Only nats-server and redis-server (the launcher's own tests). */
@@ -64,10 +66,12 @@ export async function startCluster(options: StartClusterOptions): Promise<Status
   const numeric: Array<[string, number | undefined]> = [
     ["--client-port", options.clientPort], ["--cs-port", options.csPort],
     ["--chunkservers", options.chunkservers], ["--shards", options.shards],
+    ["--shard-replicas", options.shardReplicas],
   ];
   for (const [flag, value] of numeric) if (value !== undefined) args.push(flag, String(value));
   if (options.host !== undefined) args.push("--host", options.host);
   if (options.netns !== undefined) args.push("--netns", options.netns);
+  if (options.profile !== undefined) args.push("--profile", options.profile);
   if (options.logLevel !== undefined) args.push("--log-level", options.logLevel);
   if (options.otelExporter !== undefined) args.push("--otel", options.otelExporter);
   if (options.onlyInfra === true) args.push("--only-infra");

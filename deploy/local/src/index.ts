@@ -4,7 +4,7 @@
  * parsing CLI output.
  */
 export { parseArgs, UsageError, usageText } from "./args.ts";
-export type { Command, LogLevel, OtelExporter, UpCommand } from "./args.ts";
+export type { Command, LogLevel, OtelExporter, Profile, UpCommand } from "./args.ts";
 export { LauncherError, startCluster, stopCluster } from "./control.ts";
 export type { StartClusterOptions } from "./control.ts";
 export { layoutOf, mountCommandOf, serviceEnvironment } from "./config.ts";

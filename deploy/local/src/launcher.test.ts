@@ -142,8 +142,9 @@ import { createServer } from "node:net";
 const host = process.env.ANTLER_CLIENT_HOST;
 const hold = (socket) => { socket.on("error", () => {}); socket.on("data", () => {}); };
 const client = Number(process.env.ANTLER_CLIENT_PORT);
-createServer(hold).listen(client, host);
-createServer(hold).listen(Number(process.env.ANTLER_CS_PORT), host, () => {
+// reusePort, as the real gateway: the HA profile runs two on the same ports.
+createServer(hold).listen({ port: client, host, reusePort: true });
+createServer(hold).listen({ port: Number(process.env.ANTLER_CS_PORT), host, reusePort: true }, () => {
   console.log("READY " + JSON.stringify({ client: host + ":" + client }));
 });
 `,
@@ -287,6 +288,89 @@ describe("antler launcher (integration)", { skip }, () => {
     assert.equal(after.status, "failed");
     assert.ok(after.processes.every((entry) => !entry.alive), JSON.stringify(after.processes));
     assert.equal(existsSync(`/run/netns/${netns}`), false);
+  });
+
+  test("ha profile: a 3-node NATS cluster, 2 routers, 3 replicas per shard, 2 gateways", {
+    timeout: 180_000,
+  }, async () => {
+    writeStandins();
+    const dir = newDataDir("ha");
+    const started = await antler(["up", "--data", dir, "--profile", "ha", "--chunkservers", "1",
+      "--detach"]);
+    assert.equal(started.code, 0, started.stderr);
+    let view = await statusOf(dir);
+    assert.equal(view.status, "running");
+    assert.deepEqual(view.processes.map((entry) => [entry.name, entry.role, entry.alive]), [
+      ["nats-0", "nats", true], ["nats-1", "nats", true], ["nats-2", "nats", true],
+      ["redis", "redis", true], ["router-0", "router", true], ["router-1", "router", true],
+      ["shard-0-r0", "shard", true], ["shard-0-r1", "shard", true], ["shard-0-r2", "shard", true],
+      ["gateway-0", "gateway", true], ["gateway-1", "gateway", true], ["cs0", "chunkserver", true],
+    ]);
+    const netns = netnsOf(view);
+    // One JetStream cluster: the cluster bucket exists with a replica on every node.
+    const bucket = natsRequest(netns, "$JS.API.STREAM.INFO.KV_antler-cluster", "");
+    assert.match(bucket, /"num_replicas":3/, bucket);
+    assert.match(bucket, /"leader":"nats-\d"/, bucket);
+    for (const node of ["nats-0", "nats-1", "nats-2"]) {
+      const config = readFileSync(join(dir, "nats", node, "nats-server.conf"), "utf8");
+      assert.match(config, /sync_interval: always/);
+      assert.match(readFileSync(join(dir, "logs", `${node}.log`), "utf8"), /Store Directory: ".*\/nats\/nats-\d\/jetstream"/);
+    }
+    const shardEnvironment = readFileSync(`/proc/${view.processes[7]?.pid}/environ`, "utf8").split("\0");
+    for (const entry of ["ANTLER_REPLICA_ID=1", "ANTLER_SHARD_REPLICAS=3", "ANTLER_LOG_REPLICAS=3",
+      "ANTLER_NATS_URL=nats://127.0.0.1:4222,nats://127.0.0.1:4223,nats://127.0.0.1:4224"]) {
+      assert.ok(shardEnvironment.includes(entry), `shard-0-r1 lacks ${entry}`);
+    }
+
+    // The shards' lease names replica 1 (as a real shard would write it): status shows it.
+    const leases = JSON.stringify({
+      name: "KV_antler-leases", subjects: ["$KV.antler-leases.>"], storage: "file",
+      num_replicas: 3, max_msgs_per_subject: 1,
+    });
+    assert.match(natsRequest(netns, "$JS.API.STREAM.CREATE.KV_antler-leases", leases), /create_response/);
+    const lease = JSON.stringify({ holder: "s0.r1/standin", epoch: 1, renewals: 0 });
+    assert.match(natsRequest(netns, "$KV.antler-leases.shard.0", lease), /"seq":1/);
+    const leadersOf = (current: StatusView): Array<[string, boolean | undefined]> => current.processes
+      .filter((entry) => entry.role === "shard").map((entry) => [entry.name, entry.leader]);
+    for (let attempt = 0; attempt < 50; attempt++) {
+      view = await statusOf(dir);
+      if (leadersOf(view)[1]?.[1] === true) break;
+      await sleep(100);
+    }
+    assert.deepEqual(leadersOf(view),
+      [["shard-0-r0", false], ["shard-0-r1", true], ["shard-0-r2", false]]);
+    assert.match((await antler(["status", "--data", dir])).stdout, /^shard-0-r1 +shard +\d+ +yes +0 +yes/m);
+
+    // A NATS node that dies is restarted and rejoins; the cluster keeps answering meanwhile.
+    const node = view.processes.find((entry) => entry.name === "nats-1");
+    assert.ok(node?.pid !== null && node?.pid !== undefined);
+    process.kill(node.pid, "SIGKILL");
+    for (let attempt = 0; attempt < 100; attempt++) {
+      view = await statusOf(dir);
+      const restarted = view.processes.find((entry) => entry.name === "nats-1");
+      if (restarted?.alive === true && restarted.status === "running") break;
+      await sleep(100);
+    }
+    // "running" again only once it answers: the supervisor probed it after the restart.
+    const rejoined = view.processes.find((entry) => entry.name === "nats-1");
+    assert.deepEqual([rejoined?.alive, rejoined?.status, rejoined?.restarts], [true, "running", 1]);
+    assert.match(readFileSync(join(dir, "logs", "supervisor.log"), "utf8"), /nats-1 is ready again/);
+
+    const recorded = view.processes.map(({ pid, startTicks }) => ({ pid, startTicks }));
+    assert.equal((await antler(["down", "--data", dir])).code, 0);
+    for (const entry of recorded) assert.equal(isSameProcess(entry.pid, entry.startTicks), false);
+    assert.equal(existsSync(`/run/netns/${netns}`), false);
+
+    // Resume: the three stores come back as one cluster with what was written before.
+    const resumed = await antler(["up", "--data", dir, "--detach"]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    view = await statusOf(dir);
+    assert.equal(view.processes.length, 12);
+    assert.ok(view.processes.every((entry) => entry.alive), JSON.stringify(view.processes));
+    const kept = natsRequest(netns, "$JS.API.STREAM.INFO.KV_antler-leases", "");
+    assert.match(kept, /"messages":1[,}]/, kept);
+    assert.match(kept, /"num_replicas":3/, kept);
+    assert.equal((await antler(["down", "--data", dir])).code, 0);
   });
 
   test("--host runs in this namespace on free loopback ports (via control.ts)", async () => {

@@ -29,6 +29,13 @@ export const supervisorStopTimeoutMs = 60_000;
 /** `antler up --detach` waits this long for the cluster to serve before it reports failure. */
 export const detachStartTimeoutMs = 120_000;
 
+/** HA: how long creating the replicated cluster bucket is retried while the NATS cluster forms. */
+export const provisionTimeoutMs = 30_000;
+/** With standbys, how often the supervisor reads the shards' leases to show the leaders. */
+export const leaderPollMs = 500;
+/** One lease read gives up after this long (a NATS node may just have died). */
+export const leaderReadTimeoutMs = 1_000;
+
 /** Lines of a child's log quoted when it fails to start. */
 export const failureLogLinesMax = 15;
 /** Bytes read from the end of a log file to find those lines (bounds memory on huge logs). */
@@ -39,3 +46,5 @@ export const readyScanBytesMax = 65_536;
 /** Bounds on the user-settable sizes, to catch typos like --chunkservers 1000. */
 export const chunkserversMax = 32;
 export const shardsMax = 64;
+/** A leader and standbys; more than a handful only adds log readers. */
+export const shardReplicasMax = 7;

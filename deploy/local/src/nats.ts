@@ -12,7 +12,12 @@ export interface NatsConfigInput {
   port: number;
   storeDir: string;
   serverName: string;
+  /** Several nodes: this node's route port and every node's route port (its own included). */
+  cluster?: { name: string; port: number; routePorts: readonly number[] };
 }
+
+/** The JetStream cluster's name in the HA profile (servers only join a cluster of this name). */
+export const natsClusterName = "antler";
 
 /**
  * The configuration file. `sync_interval: always` (nats-server ≥ 2.10; alias `sync`) makes the
@@ -30,8 +35,45 @@ export function natsConfigText(input: NatsConfigInput): string {
     "  # fsync each write before the publish is acknowledged (see the launcher's README).",
     "  sync_interval: always",
     "}",
+    ...clusterLines(input),
     "",
   ].join("\n");
+}
+
+/**
+ * Routes to the other nodes on loopback. JetStream clustering needs a unique server_name per node
+ * and the same cluster name; a route to the node itself would only be dropped, so it is left out.
+ */
+function clusterLines(input: NatsConfigInput): string[] {
+  const cluster = input.cluster;
+  if (cluster === undefined) return [];
+  const routes = cluster.routePorts
+    .filter((port) => port !== cluster.port)
+    .map((port) => `    ${JSON.stringify(`nats-route://127.0.0.1:${port}`)}`);
+  return [
+    "cluster {",
+    `  name: ${JSON.stringify(cluster.name)}`,
+    `  listen: ${JSON.stringify(`127.0.0.1:${cluster.port}`)}`,
+    "  routes: [",
+    ...routes,
+    "  ]",
+    "}",
+  ];
+}
+
+/** True when a nats-server at host:port greets a client with its INFO line (it is listening). */
+export function probeNatsInfo(
+  host: string,
+  port: number,
+  timeoutMs = probeTimeoutMs,
+): Promise<boolean> {
+  return probeSocket(host, port, timeoutMs, {
+    converse(received) {
+      const end = received.indexOf("\r\n");
+      if (end === -1) return null;
+      return parseInfo(received.slice(0, end)) !== undefined;
+    },
+  });
 }
 
 /**

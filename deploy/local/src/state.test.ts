@@ -128,4 +128,8 @@ test("restart backoff doubles up to its maximum and the budget per window is bou
   // Once the window has passed, restarts are allowed again; a long uptime resets the backoff.
   const later = 1_000 + restartWindowMs + restartStableUptimeMs;
   assert.equal(child.planRestart(later), restartBackoffMinMs);
+  // Exits after a long run are no crash loop: they never use up the budget.
+  for (let restart = 0; restart < 3 * restartsPerWindowMax; restart++) {
+    assert.equal(child.planRestart(later + restart), restartBackoffMinMs);
+  }
 });

@@ -13,7 +13,8 @@ export const processRoles = ["nats", "redis", "router", "shard", "gateway", "chu
 export type ProcessRole = (typeof processRoles)[number];
 
 /**
- * starting: spawned, not ready yet; running: ready (or, after a restart, alive again);
+ * starting: spawned (or restarted), not ready yet; running: ready (after a restart: ready again,
+ * or alive past its ready timeout);
  * restarting: exited unexpectedly, waiting for its backoff; stopped: stopped by the supervisor;
  * failed: could not be started or kept running.
  */
@@ -26,7 +27,12 @@ export interface ProcessRecord {
   /** Start time of `pid` in clock ticks since boot; with the PID it names one process. */
   startTicks: number | null;
   shardId?: number;
-  /** Shards only: whether this process leads its shard (one process per shard for now). */
+  /** Shards only: which replica of its shard (0..replicas-1). */
+  replicaId?: number;
+  /**
+   * Shards only: whether this process leads its shard. Always true for a shard's only process;
+   * with standbys, what the lease said when the supervisor last looked (absent: not known).
+   */
   leader?: boolean;
   /** Where it can be reached, e.g. "nats://127.0.0.1:4222" or "client 10.213.1.1:9421". */
   addresses: string[];

@@ -10,8 +10,10 @@ import { readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import type { SuperviseCommand } from "./args.ts";
 import { clusterChildren, executablesFromEnvironment, prepareFiles } from "./children.ts";
 import {
-  layoutOf, mountCommandOf, parseClusterConfig, type ClusterConfig, type Layout,
+  layoutOf, mountCommandOf, natsUrlOf, parseClusterConfig, topologyOf, type ClusterConfig,
+  type Layout,
 } from "./config.ts";
+import { trackLeaders } from "./leaders.ts";
 import { deleteNetns } from "./netns.ts";
 import { isSameProcess, processStartTicks, tcpAccepts } from "./processes.ts";
 import { writeState, type ClusterPhase, type ClusterState } from "./state.ts";
@@ -118,6 +120,7 @@ export async function supervise(command: SuperviseCommand): Promise<number> {
   process.on("unhandledRejection", onCrash);
 
   let children: SupervisedChild[] = [];
+  let leaders: { stop(): Promise<void> } | undefined;
   const save = (): void => {
     const state: ClusterState = {
       format: 1, dataDir: layout.dataDir, phase,
@@ -136,7 +139,7 @@ export async function supervise(command: SuperviseCommand): Promise<number> {
 
   const onUnexpectedExit = (child: SupervisedChild, exit: ChildExit): void => {
     if (stopRequested) return;
-    if (child.record.status === "starting") {
+    if (child.record.status === "starting" && !child.everReady) {
       save(); // waitReady reports it as a start failure.
       return;
     }
@@ -152,8 +155,17 @@ export async function supervise(command: SuperviseCommand): Promise<number> {
       if (stopRequested) return;
       try {
         child.spawn(onUnexpectedExit);
-        child.record.status = "running";
+        // "starting" until it is ready again (a shard replica replays its log, a gateway binds).
+        child.record.status = "starting";
         log.write(`${child.spec.name} restarted (pid ${child.record.pid})`);
+        const pid = child.record.pid;
+        void child.settleAfterRestart(() => stopRequested).then((ready) => {
+          if (stopRequested || child.record.pid !== pid) return;
+          log.write(ready
+            ? `${child.spec.name} is ready again`
+            : `${child.spec.name} did not report ready within ${child.spec.readyTimeoutMs / 1000} s of its restart`);
+          save();
+        });
       } catch (error) {
         child.record.status = "failed";
         fail(error instanceof Error ? error.message : String(error));
@@ -176,6 +188,7 @@ export async function supervise(command: SuperviseCommand): Promise<number> {
       await child.waitReady(() => stopRequested);
       log.write(`${child.spec.name} is ready`);
       save();
+      await child.spec.afterReady?.();
     }
     const address = config.network.address;
     if (!command.onlyInfra && !(await tcpAccepts(address, config.clientPort))) {
@@ -186,6 +199,14 @@ export async function supervise(command: SuperviseCommand): Promise<number> {
     phase = "serving";
     save();
     log.write(`cluster serving: ${describeEndpoints(config, command.onlyInfra)}`);
+    if (topologyOf(config).shardReplicas > 1 && !command.onlyInfra) {
+      try {
+        leaders = await trackLeaders(natsUrlOf(config), children.map((child) => child.record), save);
+      } catch (error) {
+        // Only `status` loses its LEADER column; the cluster itself is fine.
+        log.write(`cannot follow the shards' leases: ${String(error)}`);
+      }
+    }
     if (command.attached) printSummary(config, layout, command.onlyInfra);
   } catch (error) {
     if (!(error instanceof StopRequested)) {
@@ -194,6 +215,7 @@ export async function supervise(command: SuperviseCommand): Promise<number> {
   }
 
   await stopped;
+  await leaders?.stop();
   phase = "stopping";
   save();
   for (const child of [...children].reverse()) {

@@ -4,8 +4,9 @@
  * about NATS or MooseFS: children.ts describes the cluster's processes as ChildSpecs.
  *
  * Restarts: the first after 100 ms, doubling on each quick failure up to 2 s; a child that ran
- * 10 s counts as healthy again. More than restartsPerWindowMax restarts of one child within
- * restartWindowMs means it cannot run: the supervisor stops the whole cluster and fails.
+ * 10 s counts as healthy again. More than restartsPerWindowMax quick failures (exits within 10 s
+ * of the start) of one child within restartWindowMs mean it cannot run: the supervisor stops the
+ * whole cluster and fails.
  * Children run in their own process groups (detached), so a Ctrl-C on the terminal reaches only
  * the supervisor, which then stops them in order instead of all at once.
  */
@@ -22,6 +23,9 @@ export interface ChildSpec {
   name: string;
   role: ProcessRole;
   shardId?: number;
+  /** Shards: which replica of its shard; `shardReplicas` how many the shard has. */
+  replicaId?: number;
+  shardReplicas?: number;
   command: string;
   args: string[];
   /** Added to the supervisor's own environment. */
@@ -34,6 +38,11 @@ export interface ChildSpec {
   probe: (run: ChildRun) => Promise<boolean>;
   /** Checked before each spawn; a message here fails the start with that reason. */
   precondition?: () => string | undefined;
+  /**
+   * Runs once after the first readiness, before the next child starts (e.g. creating the
+   * cluster's replicated buckets once all NATS nodes serve). A throw fails the start.
+   */
+  afterReady?: () => Promise<void>;
 }
 
 /** One spawn of a child: what a readiness probe may look at. */
@@ -75,6 +84,8 @@ export class SupervisedChild {
   private restartTimer: NodeJS.Timeout | undefined;
   /** Set while the supervisor itself stops the child: its exit is then expected. */
   private stopping = false;
+  /** Became ready at least once: a later exit is a crash to restart, not a failed start. */
+  everReady = false;
 
   constructor(spec: ChildSpec) {
     this.spec = spec;
@@ -84,8 +95,10 @@ export class SupervisedChild {
     };
     if (spec.shardId !== undefined) {
       this.record.shardId = spec.shardId;
-      // One process per shard for now, so it is the leader whenever it runs.
-      this.record.leader = true;
+      if (spec.replicaId !== undefined) this.record.replicaId = spec.replicaId;
+      // A shard's only process leads whenever it runs; with standbys the lease decides, and the
+      // supervisor fills this in from the lease bucket (supervise.ts).
+      if ((spec.shardReplicas ?? 1) === 1) this.record.leader = true;
     }
   }
 
@@ -146,6 +159,7 @@ export class SupervisedChild {
       if (await this.spec.probe(this.run)) {
         this.record.status = "running";
         if (this.run.ready !== undefined) this.record.ready = this.run.ready;
+        this.everReady = true;
         return;
       }
       if (Date.now() > deadline) {
@@ -185,9 +199,15 @@ export class SupervisedChild {
    */
   planRestart(nowMs: number): number | undefined {
     this.restartTimesMs = this.restartTimesMs.filter((time) => nowMs - time < restartWindowMs);
-    if (this.restartTimesMs.length >= restartsPerWindowMax) return undefined;
-    this.restartTimesMs.push(nowMs);
-    if (nowMs - this.startedAtMs >= restartStableUptimeMs) this.backoffMs = restartBackoffMinMs;
+    // Only quick failures count against the budget: a crash loop dies young. A child that ran
+    // restartStableUptimeMs was healthy, and shard replicas exit on purpose when they lose their
+    // lease (fencing), which a fault test or a flaky network may cause many times an hour.
+    const ranLong = nowMs - this.startedAtMs >= restartStableUptimeMs;
+    if (!ranLong) {
+      if (this.restartTimesMs.length >= restartsPerWindowMax) return undefined;
+      this.restartTimesMs.push(nowMs);
+    }
+    if (ranLong) this.backoffMs = restartBackoffMinMs;
     const delay = this.backoffMs;
     this.backoffMs = Math.min(restartBackoffMaxMs, this.backoffMs * 2);
     this.record.restarts++;
@@ -200,6 +220,32 @@ export class SupervisedChild {
       this.restartTimer = undefined;
       restart();
     }, delayMs);
+  }
+
+  /**
+   * After a restart: probes until this run of the child is ready (status "starting" → "running"),
+   * so `status` shows a service as running only once it serves again. Gives up quietly when the
+   * child exits (the exit handler restarts it), `stopRequested()` or the ready timeout passes
+   * (then it counts as running: it is alive, and its log says why it is slow).
+   * Returns whether the child reported ready.
+   */
+  async settleAfterRestart(stopRequested: () => boolean): Promise<boolean> {
+    const run = this.run;
+    const deadline = Date.now() + this.spec.readyTimeoutMs;
+    while (run !== undefined && run === this.run && this.exit === undefined && !stopRequested()) {
+      if (await this.spec.probe(run)) {
+        if (run !== this.run || this.exit !== undefined) return false;
+        this.record.status = "running";
+        if (run.ready !== undefined) this.record.ready = run.ready;
+        return true;
+      }
+      if (Date.now() > deadline) {
+        this.record.status = "running";
+        return false;
+      }
+      await sleep(pollIntervalMs);
+    }
+    return false;
   }
 
   isRunning(): boolean {

@@ -9,7 +9,10 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { supervisorCommandName, type UpCommand } from "./args.ts";
 import { executablesFromEnvironment, findExecutable, missingExecutables } from "./children.ts";
-import { layoutOf, resolveClusterConfig, type ClusterConfig, type Layout } from "./config.ts";
+import {
+  layoutOf, profileTopologies, resolveClusterConfig, type ClusterConfig, type Layout,
+  type NatsClusterPorts,
+} from "./config.ts";
 import { stopLeftovers, supervisorAlive } from "./down.ts";
 import { detachStartTimeoutMs, pollIntervalMs } from "./limits.ts";
 import { deleteNetns, ensureNetns, netnsEnterArgv, usedNetnsOctets } from "./netns.ts";
@@ -73,22 +76,55 @@ async function clearEarlierRun(
   return earlier;
 }
 
+/** `count` distinct free loopback ports (the kernel may hand out a just-closed one again). */
+async function freeLoopbackPorts(count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  for (let attempt = 0; ports.size < count && attempt < count * 20; attempt++) {
+    ports.add(await freeLoopbackPort());
+  }
+  if (ports.size < count) throw new UpError(`could not find ${count} free ports on 127.0.0.1`);
+  return [...ports];
+}
+
+async function freshHostPorts(natsNodes: number): Promise<{
+  nats: number; redis: number; natsCluster?: NatsClusterPorts;
+}> {
+  const extra = natsNodes > 1 ? 2 * natsNodes : 0;
+  const [nats = 0, redis = 0, ...rest] = await freeLoopbackPorts(2 + extra);
+  if (natsNodes === 1) return { nats, redis };
+  const clientPorts = rest.slice(0, natsNodes);
+  return { nats: clientPorts[0] ?? nats, redis, natsCluster: { clientPorts, routePorts: rest.slice(natsNodes) } };
+}
+
 async function resolveConfig(command: UpCommand, layout: Layout): Promise<ClusterConfig> {
   const stored = readClusterConfig(layout);
   const needsOctet = stored === undefined && command.host === undefined;
   const hostMode = command.host !== undefined || stored?.network.mode === "host";
+  const profile = stored?.profile ?? command.profile ?? "minimal";
   const config = resolveClusterConfig({
     up: command,
     stored,
     usedOctets: needsOctet ? await usedNetnsOctets() : new Set(),
     freshHostPorts: hostMode
-      ? { nats: await freeLoopbackPort(), redis: await freeLoopbackPort() }
+      ? await freshHostPorts(profileTopologies[profile].natsNodes)
       : { nats: 0, redis: 0 },
   });
   if (config.network.mode === "host") {
     // A stored port may have been taken since the last run; the services learn the new one.
-    if (!(await loopbackPortFree(config.natsPort))) config.natsPort = await freeLoopbackPort();
     if (!(await loopbackPortFree(config.redisPort))) config.redisPort = await freeLoopbackPort();
+    const cluster = config.natsCluster;
+    if (cluster === undefined) {
+      if (!(await loopbackPortFree(config.natsPort))) config.natsPort = await freeLoopbackPort();
+    } else {
+      const stale = [...cluster.clientPorts, ...cluster.routePorts];
+      const taken = await Promise.all(stale.map(async (port) => !(await loopbackPortFree(port))));
+      if (taken.some((isTaken) => isTaken)) {
+        // The nodes only find each other through these ports: pick them all again, together.
+        const fresh = await freshHostPorts(cluster.clientPorts.length);
+        if (fresh.natsCluster !== undefined) config.natsCluster = fresh.natsCluster;
+        config.natsPort = fresh.nats;
+      }
+    }
   }
   return config;
 }

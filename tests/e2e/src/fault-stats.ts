@@ -83,7 +83,7 @@ export function summarize(rounds: readonly RoundResult[]): KindSummary[] {
 
 /** A fixed-width text table of the summaries. */
 export function formatSummary(summaries: readonly KindSummary[]): string {
-  const header = ["system", "fault (kill -9)", "rounds", "stall p50 ms", "stall max ms", "lost acked creates", "failed creates"];
+  const header = ["system", "fault", "rounds", "stall p50 ms", "stall max ms", "lost acked creates", "failed creates"];
   const rows = summaries.map((line) => [
     line.system,
     line.kind,

@@ -2,7 +2,8 @@
 // records every create acknowledged to it; at seeded random moments a process is killed with
 // SIGKILL and the launcher's supervisor restarts it. Antler: the shard leader, then the gateway
 // holding the client's connection, a router, the NATS server leading the shard's log stream,
-// Redis. The reference: mfsmaster (kill -9, then restarted with -a as an operator would).
+// Redis; with standbys also a leader paused (SIGSTOP) past its lease and then resumed, which must
+// step down by itself. The reference: mfsmaster (kill -9, then restarted with -a as an operator would).
 //
 // After each round: every acknowledged create must exist (stat through the mount, and a listing
 // of the whole directory), and the longest client-visible stall (the longest gap between
@@ -11,8 +12,8 @@
 //
 // Environment:
 //   ANTLER_E2E_FAULT_ROUNDS          base round count (default 2, about 3 min; the full run uses 10): shard
-//                                    leader and mfsmaster N rounds, NATS ceil(N/2), gateway,
-//                                    router and Redis ceil(N/3) each
+//                                    leader and mfsmaster N rounds, NATS ceil(N/2), paused leader,
+//                                    gateway, router and Redis ceil(N/3) each
 //   ANTLER_E2E_FAULT_SEED            replay a run (the seed is printed at the start)
 //   ANTLER_E2E_FAULT_PROFILE         launcher profile, "ha" (default) or "minimal"
 //   ANTLER_E2E_FAULT_SHARD_REPLICAS  processes per shard (default: the profile's, 3 for ha)
@@ -34,7 +35,7 @@ import { formatSummary, longestStall, percentile, summarize, type RoundResult } 
 import { startReferenceCluster, type ReferenceCluster } from "./mfsmaster.ts";
 import { mountMfs, type MfsMount } from "./mount.ts";
 import { createNetns } from "./netns.ts";
-import { sleep } from "./proc.ts";
+import { sleep, waitFor } from "./proc.ts";
 import { makeTempDir } from "./tempdir.ts";
 import { formatError } from "./transcript.ts";
 
@@ -60,6 +61,8 @@ const settleCreates = 20;
 const settleMs = 500;
 /** After a round, the cluster must be whole again (log replicas current, a leader) within this. */
 const wholeTimeoutMs = 60_000;
+/** How long a paused leader stays stopped: well past its lease (600 ms, @antler/base limits). */
+const leaderPauseMs = 2_000;
 /** stat() calls in flight at once when checking a round's acknowledged creates. */
 const statParallelism = 16;
 
@@ -93,9 +96,9 @@ interface Fault {
   readonly rounds: number;
   /** The process to kill now. */
   pick(): Promise<{ readonly label: string; readonly pid: number; readonly name: string }>;
-  /** Kills it (SIGKILL). */
+  /** Hurts it: SIGKILL, or SIGSTOP and later SIGCONT. */
   kill(target: { readonly pid: number }): Promise<void>;
-  /** Resolves once the killed process runs again. */
+  /** Resolves once the process runs (and serves) again, or has been replaced. */
   restored(target: { readonly name: string; readonly pid: number }): Promise<void>;
   /** Resolves once the next fault may come (replicas caught up, a leader elected). */
   whole(): Promise<void>;
@@ -193,7 +196,7 @@ describe("fault injection: kill -9 under a create load through a real mfsmount",
     assert.deepEqual(failures, [], "cleanup failed");
   });
 
-  test(`Antler (${profile} profile): shard leader, gateway, router, NATS log leader, Redis`, {
+  test(`Antler (${profile} profile): shard leader, paused leader, gateway, router, NATS log leader, Redis`, {
     skip: !systems.includes("antler"),
     timeout: 240_000 + baseRounds * 90_000,
   }, async () => {
@@ -233,8 +236,47 @@ describe("fault injection: kill -9 under a create load through a real mfsmount",
         whole: () => cluster.waitWhole(wholeTimeoutMs),
       });
       const third = Math.ceil(baseRounds / 3);
+      /**
+       * Fencing seen from the client: the leader is paused (SIGSTOP) past its lease, a standby
+       * takes over, then the old leader runs on (SIGCONT). It must notice and exit (the
+       * supervisor restarts it as a standby) without anything it held being lost or answered
+       * twice: the round checks every acknowledged create as the others do.
+       */
+      let pausedOutcome = "";
+      const pausedLeader = (rounds: number): Fault => ({
+        kind: `shard leader paused ${leaderPauseMs} ms`,
+        rounds,
+        pick: async () => {
+          const leader = await cluster.shardLeader();
+          return { label: `${leader.name} (pid ${leader.pid})`, pid: leader.pid!, name: leader.name };
+        },
+        kill: async (target) => {
+          process.kill(target.pid, "SIGSTOP");
+          try {
+            await sleep(leaderPauseMs);
+          } finally {
+            process.kill(target.pid, "SIGCONT");
+          }
+        },
+        // Either the old leader exits (the supervisor restarts it) or it steps down to standby in
+        // place: both are fine, as long as another replica holds the lease.
+        restored: async (target) => {
+          let why = "";
+          await waitFor(async () => {
+            const leader = await cluster.shardLeader().catch((error: unknown) => String(error));
+            const old = await cluster.process(target.name);
+            why = `leader ${typeof leader === "string" ? leader : leader.name}, ${target.name} pid ${old.pid} ${old.status}`;
+            return typeof leader !== "string" && leader.name !== target.name && old.alive && old.status === "running";
+          }, restartTimeoutMs, () => `the paused leader ${target.name} (pid ${target.pid}) was not replaced: ${why}`, 100);
+          const old = await cluster.process(target.name);
+          pausedOutcome = old.pid === target.pid ? "stepped down in place" : `exited, restarted as pid ${old.pid}`;
+        },
+        whole: () => cluster.waitWhole(wholeTimeoutMs),
+        successor: async () => `led by ${(await cluster.shardLeader()).name}, the paused one ${pausedOutcome}`,
+      });
       const faults: Fault[] = [
         supervised("shard leader", baseRounds, () => cluster.shardLeader(), async () => `led by ${(await cluster.shardLeader()).name}`),
+        ...(profile === "ha" && (shardReplicas ?? 3) > 1 ? [pausedLeader(third)] : []),
         supervised("gateway", third, () => cluster.clientGateway()),
         supervised("router", third, (processes) => {
           const routers = processes.filter((entry) => entry.role === "router");
