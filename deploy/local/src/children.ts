@@ -18,7 +18,7 @@ import {
   chunkserverPortOf, hddConfigText,
 } from "./chunkserver.ts";
 import {
-  chunkserverDirOf, defaultExportsText, logFileOf, natsNodesOf, natsUrlOf, redisUrlOf,
+  chunkserverDirOf, defaultExportsText, journalNodesOf, logFileOf, natsNodesOf, natsUrlOf, redisUrlOf,
   serviceDirOf, serviceEnvironment, servicePlan, topologyOf, type ClusterConfig, type Layout,
   type NatsNode,
 } from "./config.ts";
@@ -104,6 +104,10 @@ export function prepareFiles(config: ClusterConfig, settings: RunSettings, layou
     mkdirSync(node.dir, { recursive: true });
     writeFileSync(node.configFile, natsConfigText(natsConfigInputOf(node, nodes)));
   }
+  for (const node of journalNodesOf(config, layout)) {
+    mkdirSync(node.dir, { recursive: true });
+    writeFileSync(node.configFile, natsConfigText({ port: node.clientPort, storeDir: node.storeDir, serverName: node.serverName }));
+  }
   writeFileSync(
     layout.redisConfig,
     redisConfigText({ port: config.redisPort, dir: layout.redisDir }),
@@ -177,6 +181,12 @@ export function clusterChildren(
   const topology = topologyOf(config);
   const children: ChildSpec[] = [
     ...natsChildren(config, layout, executables),
+    ...journalNodesOf(config, layout).map((node): ChildSpec => ({
+      name: node.name, role: "nats", command: executables.natsServer,
+      args: ["-c", node.configFile], env: {}, cwd: node.dir, logFile: logFileOf(layout, node.name),
+      addresses: [`nats://127.0.0.1:${node.clientPort} (journal)`], readyTimeoutMs,
+      probe: () => probeJetStream("127.0.0.1", node.clientPort),
+    })),
     {
       name: "redis", role: "redis", command: executables.redisServer, args: [layout.redisConfig],
       env: {}, cwd: layout.redisDir, logFile: logFileOf(layout, "redis"),

@@ -183,8 +183,9 @@ test("ha profile: 3 NATS nodes on 4222-4224 with routes on 6222-6224, fixed at c
   assert.equal(config.profile, "ha");
   assert.deepEqual(config.natsCluster, { clientPorts: [4222, 4223, 4224], routePorts: [6222, 6223, 6224] });
   assert.deepEqual(topologyOf(config), {
-    natsNodes: 3, storeReplicas: 3, shardReplicas: 3, gateways: 2, routers: 2,
+    natsNodes: 3, journalNodes: 3, storeReplicas: 3, shardReplicas: 3, gateways: 2, routers: 2,
   });
+  assert.deepEqual(config.journalPorts, [4232, 4233, 4234], "quorum-journal servers (ADR 0007)");
   assert.deepEqual(parseClusterConfig(JSON.parse(JSON.stringify(config)), "c.json"), config);
   assert.throws(() => resolve(upOf("--profile", "minimal"), config), /--profile ha; changing it/);
   assert.throws(() => resolve(upOf("--profile", "ha"), resolve(upOf())), /--profile minimal/);
@@ -204,15 +205,17 @@ test("ha profile with --host takes the fresh loopback ports, kept on resume", ()
     freshHostPorts: {
       nats: 41000, redis: 41001,
       natsCluster: { clientPorts: [41002, 41003, 41004], routePorts: [41005, 41006, 41007] },
+      journalPorts: [41008, 41009, 41010],
     },
   };
   const config = resolveClusterConfig(input);
+  assert.deepEqual(config.journalPorts, [41008, 41009, 41010]);
   assert.equal(config.natsPort, 41002);
   assert.equal(config.redisPort, 41001);
   assert.deepEqual(config.natsCluster?.routePorts, [41005, 41006, 41007]);
   const resumed = resolve(upOf(), config);
   assert.deepEqual(resumed.natsCluster, config.natsCluster);
-  const withoutCluster = { ...input, freshHostPorts: { nats: 1, redis: 2 } };
+  const withoutCluster = { ...input, freshHostPorts: { nats: 1, redis: 2, journalPorts: [3, 4, 5] } };
   assert.throws(() => resolveClusterConfig(withoutCluster), /needs 3 NATS port pairs/);
 });
 
@@ -233,6 +236,8 @@ test("ha profile: 2 routers, 3 replicas per shard, 2 gateways, each with its env
   assert.equal(shard["ANTLER_REPLICA_ID"], "1");
   assert.equal(shard["ANTLER_SHARD_REPLICAS"], "3");
   assert.equal(shard["ANTLER_LOG_REPLICAS"], "3");
+  assert.equal(shard["ANTLER_LOG_MODE"], "quorum");
+  assert.equal(shard["ANTLER_NATS_JOURNAL_URLS"], "nats://127.0.0.1:4232,nats://127.0.0.1:4233,nats://127.0.0.1:4234");
   assert.equal(shard["ANTLER_DATA_DIR"], "/srv/a/services/shard-1-r1");
   assert.equal(serviceEnvironment(config, settings, plan[1]!, layout)["ANTLER_NATS_URL"], allNats);
   // Gateways take one URL each (their config accepts one), spread over the nodes.

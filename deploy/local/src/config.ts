@@ -17,6 +17,8 @@ export const netnsNatsPort = 4222;
 export const netnsRedisPort = 6379;
 /** HA profile in a namespace: NATS node i serves clients on 4222+i and its cluster routes on 6222+i. */
 export const netnsNatsRoutePortBase = 6222;
+/** HA profile in a namespace: quorum-journal server i (ADR 0007) serves on 4232+i. */
+export const netnsJournalPortBase = 4232;
 /** Chunkserver i listens on chunkserverPortBase + i (MooseFS's usual 9422 for the first). */
 export const chunkserverPortBase = 9422;
 /** Namespace addresses are 10.213.N.1/32 on the namespace's lo; N is unique per namespace. */
@@ -30,6 +32,12 @@ export const clusterFileFormat = 1;
  */
 export interface Topology {
   natsNodes: number;
+  /**
+   * Independent nats-servers (no cluster) holding the shards' logs and leases as a quorum journal
+   * (ADR 0007): losing one costs milliseconds instead of a Raft election. 0 = the log and lease
+   * live in the main NATS's JetStream.
+   */
+  journalNodes: number;
   storeReplicas: number;
   shardReplicas: number;
   gateways: number;
@@ -37,8 +45,8 @@ export interface Topology {
 }
 
 export const profileTopologies: Readonly<Record<Profile, Topology>> = {
-  minimal: { natsNodes: 1, storeReplicas: 1, shardReplicas: 1, gateways: 1, routers: 1 },
-  ha: { natsNodes: 3, storeReplicas: 3, shardReplicas: 3, gateways: 2, routers: 2 },
+  minimal: { natsNodes: 1, journalNodes: 0, storeReplicas: 1, shardReplicas: 1, gateways: 1, routers: 1 },
+  ha: { natsNodes: 3, journalNodes: 3, storeReplicas: 3, shardReplicas: 3, gateways: 2, routers: 2 },
 };
 
 /** HA only: each NATS node's client port and cluster-route port (natsPort is clientPorts[0]). */
@@ -69,6 +77,8 @@ export interface ClusterConfig {
   shardReplicas?: number;
   /** Present exactly when the profile runs several NATS nodes. */
   natsCluster?: NatsClusterPorts;
+  /** Client ports of the quorum-journal servers; absent when the profile runs none. */
+  journalPorts?: number[];
 }
 
 /** Where everything lives under DIR. */
@@ -138,7 +148,7 @@ export interface ResolveInput {
    * Free 127.0.0.1 ports for NATS and Redis, used when a new cluster runs with --host; with
    * several NATS nodes also `natsCluster` (one client and one route port per node).
    */
-  freshHostPorts: { nats: number; redis: number; natsCluster?: NatsClusterPorts };
+  freshHostPorts: { nats: number; redis: number; natsCluster?: NatsClusterPorts; journalPorts?: number[] };
 }
 
 export function profileOf(config: ClusterConfig): Profile {
@@ -191,6 +201,16 @@ export function resolveClusterConfig(input: ResolveInput): ClusterConfig {
       clientPorts: Array.from({ length: natsNodes }, (_, index) => netnsNatsPort + index),
       routePorts: Array.from({ length: natsNodes }, (_, index) => netnsNatsRoutePortBase + index),
     };
+  }
+  const journalNodes = profileTopologies[profile].journalNodes;
+  if (journalNodes > 0) {
+    // Journal servers have no routes between them: their ports may change from run to run.
+    config.journalPorts = network.mode === "host"
+      ? (stored?.network.mode === "host" ? stored.journalPorts : undefined) ?? input.freshHostPorts.journalPorts
+      : Array.from({ length: journalNodes }, (_, index) => netnsJournalPortBase + index);
+    if (config.journalPorts === undefined || config.journalPorts.length !== journalNodes) {
+      throw new UsageError(`--profile ${profile} needs ${journalNodes} journal ports`);
+    }
   }
   if (network.mode === "host") {
     const reuse = stored?.network.mode === "host";
@@ -387,6 +407,20 @@ export function natsNodesOf(config: ClusterConfig, layout: Layout): NatsNode[] {
   });
 }
 
+/** The quorum-journal servers (ADR 0007): standalone, JetStream fsynced, store under DIR/nats/journal-i. */
+export function journalNodesOf(config: ClusterConfig, layout: Layout): NatsNode[] {
+  return (config.journalPorts ?? []).map((clientPort, index) => {
+    const name = `journal-${index}`;
+    const dir = join(layout.natsDir, name);
+    return { name, serverName: `antler-${name}`, clientPort, dir, storeDir: dir, configFile: join(dir, "nats-server.conf") };
+  });
+}
+
+/** The journal servers' URLs, comma-separated, in journal order (ANTLER_NATS_JOURNAL_URLS). */
+export function journalUrlsOf(config: ClusterConfig): string {
+  return (config.journalPorts ?? []).map((port) => `nats://127.0.0.1:${port}`).join(",");
+}
+
 /** Every NATS node's client URL, comma-separated (the form connectNats and nats.js take). */
 export function natsUrlOf(config: ClusterConfig): string {
   const ports = config.natsCluster?.clientPorts ?? [config.natsPort];
@@ -433,6 +467,10 @@ export function serviceEnvironment(
     environment["ANTLER_REPLICA_ID"] = String(plan.replicaId ?? 0);
     environment["ANTLER_SHARD_REPLICAS"] = String(topology.shardReplicas);
     environment["ANTLER_LOG_REPLICAS"] = String(topology.storeReplicas);
+    if (config.journalPorts !== undefined && config.journalPorts.length > 0) {
+      environment["ANTLER_LOG_MODE"] = "quorum";
+      environment["ANTLER_NATS_JOURNAL_URLS"] = journalUrlsOf(config);
+    }
   }
   return environment;
 }

@@ -302,6 +302,7 @@ describe("antler launcher (integration)", { skip }, () => {
     assert.equal(view.status, "running");
     assert.deepEqual(view.processes.map((entry) => [entry.name, entry.role, entry.alive]), [
       ["nats-0", "nats", true], ["nats-1", "nats", true], ["nats-2", "nats", true],
+      ["journal-0", "nats", true], ["journal-1", "nats", true], ["journal-2", "nats", true],
       ["redis", "redis", true], ["router-0", "router", true], ["router-1", "router", true],
       ["shard-0-r0", "shard", true], ["shard-0-r1", "shard", true], ["shard-0-r2", "shard", true],
       ["gateway-0", "gateway", true], ["gateway-1", "gateway", true], ["cs0", "chunkserver", true],
@@ -316,8 +317,9 @@ describe("antler launcher (integration)", { skip }, () => {
       assert.match(config, /sync_interval: always/);
       assert.match(readFileSync(join(dir, "logs", `${node}.log`), "utf8"), /Store Directory: ".*\/nats\/nats-\d\/jetstream"/);
     }
-    const shardEnvironment = readFileSync(`/proc/${view.processes[7]?.pid}/environ`, "utf8").split("\0");
-    for (const entry of ["ANTLER_REPLICA_ID=1", "ANTLER_SHARD_REPLICAS=3", "ANTLER_LOG_REPLICAS=3",
+    const shardEnvironment = readFileSync(`/proc/${view.processes.find((entry) => entry.name === "shard-0-r1")?.pid}/environ`, "utf8").split("\0");
+    for (const entry of ["ANTLER_REPLICA_ID=1", "ANTLER_SHARD_REPLICAS=3", "ANTLER_LOG_REPLICAS=3", "ANTLER_LOG_MODE=quorum",
+      "ANTLER_NATS_JOURNAL_URLS=nats://127.0.0.1:4232,nats://127.0.0.1:4233,nats://127.0.0.1:4234",
       "ANTLER_NATS_URL=nats://127.0.0.1:4222,nats://127.0.0.1:4223,nats://127.0.0.1:4224"]) {
       assert.ok(shardEnvironment.includes(entry), `shard-0-r1 lacks ${entry}`);
     }
@@ -365,7 +367,7 @@ describe("antler launcher (integration)", { skip }, () => {
     const resumed = await antler(["up", "--data", dir, "--detach"]);
     assert.equal(resumed.code, 0, resumed.stderr);
     view = await statusOf(dir);
-    assert.equal(view.processes.length, 12);
+    assert.equal(view.processes.length, 15);
     assert.ok(view.processes.every((entry) => entry.alive), JSON.stringify(view.processes));
     const kept = natsRequest(netns, "$JS.API.STREAM.INFO.KV_antler-leases", "");
     assert.match(kept, /"messages":1[,}]/, kept);

@@ -86,14 +86,15 @@ async function freeLoopbackPorts(count: number): Promise<number[]> {
   return [...ports];
 }
 
-async function freshHostPorts(natsNodes: number): Promise<{
-  nats: number; redis: number; natsCluster?: NatsClusterPorts;
+async function freshHostPorts(natsNodes: number, journalNodes = 0): Promise<{
+  nats: number; redis: number; natsCluster?: NatsClusterPorts; journalPorts?: number[];
 }> {
   const extra = natsNodes > 1 ? 2 * natsNodes : 0;
-  const [nats = 0, redis = 0, ...rest] = await freeLoopbackPorts(2 + extra);
-  if (natsNodes === 1) return { nats, redis };
+  const [nats = 0, redis = 0, ...rest] = await freeLoopbackPorts(2 + extra + journalNodes);
+  const journal = journalNodes > 0 ? { journalPorts: rest.slice(extra) } : {};
+  if (natsNodes === 1) return { nats, redis, ...journal };
   const clientPorts = rest.slice(0, natsNodes);
-  return { nats: clientPorts[0] ?? nats, redis, natsCluster: { clientPorts, routePorts: rest.slice(natsNodes) } };
+  return { nats: clientPorts[0] ?? nats, redis, natsCluster: { clientPorts, routePorts: rest.slice(natsNodes, extra) }, ...journal };
 }
 
 async function resolveConfig(command: UpCommand, layout: Layout): Promise<ClusterConfig> {
@@ -106,12 +107,17 @@ async function resolveConfig(command: UpCommand, layout: Layout): Promise<Cluste
     stored,
     usedOctets: needsOctet ? await usedNetnsOctets() : new Set(),
     freshHostPorts: hostMode
-      ? await freshHostPorts(profileTopologies[profile].natsNodes)
+      ? await freshHostPorts(profileTopologies[profile].natsNodes, profileTopologies[profile].journalNodes)
       : { nats: 0, redis: 0 },
   });
   if (config.network.mode === "host") {
     // A stored port may have been taken since the last run; the services learn the new one.
     if (!(await loopbackPortFree(config.redisPort))) config.redisPort = await freeLoopbackPort();
+    if (config.journalPorts !== undefined) {
+      const taken = await Promise.all(config.journalPorts.map(async (port) => !(await loopbackPortFree(port))));
+      // Journal servers have no routes: the shards learn new ports from their environment.
+      if (taken.some((isTaken) => isTaken)) config.journalPorts = await freeLoopbackPorts(config.journalPorts.length);
+    }
     const cluster = config.natsCluster;
     if (cluster === undefined) {
       if (!(await loopbackPortFree(config.natsPort))) config.natsPort = await freeLoopbackPort();

@@ -1,7 +1,7 @@
 export { connectNats, type ConnectOptions, type NatsConnection } from "./connect.ts";
 export { FencedError, LogUnavailableError, type LogRecord, type LogStream, type TruncatableLogStream } from "./log-stream.ts";
 export type { LeaseObservation, LeaseRecord, LeaseStore } from "./lease-store.ts";
-export { decodeLeaseRecord, encodeLeaseRecord, KvLeaseStore, LeaseRecordError, openKvLeaseStore, shardIdOfLeaseKey, watchShardLeases, type KvLeaseStoreOptions } from "./kv-lease-store.ts";
+export { decodeLeaseRecord, encodeLeaseRecord, KvLeaseStore, LeaseRecordError, openKvLeaseStore, openLeaseMirror, type LeaseMirror, shardIdOfLeaseKey, watchShardLeases, type KvLeaseStoreOptions } from "./kv-lease-store.ts";
 export { noRespondersStatus, respondNoResponders } from "./status-reply.ts";
 export { ensureShardLog, JetStreamLogStream, type ShardLogOptions } from "./jetstream-log-stream.ts";
 export { followLog, type FollowOptions, type LogFollower } from "./log-follower.ts";

@@ -217,3 +217,42 @@ export function watchShardLeases(
     },
   };
 }
+
+/**
+ * A copy of a lease that lives elsewhere (the quorum journal, ADR 0007), written to the KV lease
+ * key so routers and `antler status` keep watching one place. Advisory only: nothing decides on
+ * it, so a write that stalls or fails (the KV's Raft leader died) only delays the view. At most one
+ * write is in flight; a newer record replaces one still waiting.
+ */
+export interface LeaseMirror {
+  publish(record: LeaseRecord): void;
+}
+
+export async function openLeaseMirror(nc: NatsConnection, shardId: number, options: KvLeaseStoreOptions = {}): Promise<LeaseMirror> {
+  const opTimeoutMs = options.opTimeoutMs ?? limits.shardLeaseOpTimeoutMs;
+  const onError = options.onError ?? (() => {});
+  const kv = await new Kvm(jetstream(nc, { timeout: Math.max(opTimeoutMs, 5_000) })).create(leaseBucket, {
+    history: 1,
+    replicas: options.replicas ?? 1,
+    allow_direct: false,
+  });
+  const key = shardLeaseKey(shardId);
+  let waiting: LeaseRecord | null = null;
+  let writing = false;
+  const drain = (): void => {
+    if (writing || waiting === null) return;
+    const record = waiting;
+    waiting = null;
+    writing = true;
+    kv.put(key, encodeLeaseRecord(record), { timeout: opTimeoutMs }).catch(onError).finally(() => {
+      writing = false;
+      drain();
+    });
+  };
+  return {
+    publish(record) {
+      waiting = record;
+      drain();
+    },
+  };
+}

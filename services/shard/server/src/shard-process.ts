@@ -30,7 +30,7 @@
 import { limits } from "@antler/base";
 import {
   connectNats, ensureClusterCreatedSeconds, ensureClusterMetaId, ensureShardLog, FencedError, followLog, followQuorumLog, openBucket, openKvLeaseStore,
-  openQuorumLeaseStore, openQuorumLogStream, openSnapshotStore, type LogRecord,
+  openLeaseMirror, openQuorumLeaseStore, openQuorumLogStream, openSnapshotStore, type LeaseStore, type LogRecord,
   type LogFollower, type SnapshotStore,
 } from "@antler/io-nats";
 import { Election, isEarlierIncarnation, leaseHolderId, leaseReplicaName } from "@antler/shard-core";
@@ -233,7 +233,20 @@ export async function runShardProcess<E>(createStateMachine: StateMachineFactory
       inheritsFrom: (other) => isEarlierIncarnation(holder, other),
     });
     const quorumLease = quorumLog !== null ? await openQuorumLeaseStore(journal, config.shardId, { logger }) : null;
-    const leaseStore = quorumLease ?? await openKvLeaseStore(nc, config.shardId, {
+    // Routers and `antler status` watch leases in the KV bucket: mirror the quorum lease there.
+    const mirror = quorumLease !== null
+      ? await openLeaseMirror(nc, config.shardId, { replicas: config.logReplicas, onError: (err) => logger.debug("lease mirror write failed", { err }) })
+      : null;
+    const leaseStore: LeaseStore | null = quorumLease === null || mirror === null ? null : {
+      read: () => quorumLease.read(),
+      watch: (onChange) => quorumLease.watch(onChange),
+      compareAndSet: async (record, expectedRevision) => {
+        const revision = await quorumLease.compareAndSet(record, expectedRevision);
+        if (revision !== null) mirror.publish(record);
+        return revision;
+      },
+    };
+    const lease = leaseStore ?? await openKvLeaseStore(nc, config.shardId, {
         replicas: config.logReplicas,
         onError: (err) => logger.warn("lease store", { err }),
       });
@@ -359,7 +372,7 @@ export async function runShardProcess<E>(createStateMachine: StateMachineFactory
     };
 
     const runner = new ElectionRunner({
-      store: leaseStore,
+      store: lease,
       election,
       logger,
       tickMs: limits.shardLeaseTickMs,
