@@ -9,9 +9,13 @@ import { type TargetName, targetNames } from "./target.ts";
 export const modes = ["protocol", "mount"] as const;
 export type Mode = (typeof modes)[number];
 
+/** `--profile all` runs every profile, one after the other, in one command. */
+export const profileChoices = [...profiles, "all"] as const;
+export type ProfileChoice = (typeof profileChoices)[number];
+
 export interface BenchOptions {
   mode: Mode;
-  profile: Profile;
+  profile: ProfileChoice;
   shards: number;
   rounds: number;
   ops: number;
@@ -23,6 +27,17 @@ export interface BenchOptions {
   only: TargetName | null;
   jsonPath: string | null;
   keep: boolean;
+  /** After the measured rounds, one traced round per profile for the per-hop breakdown. */
+  breakdown: boolean;
+  /** Operations per phase of the traced round (1 session, 1 request in flight). */
+  breakdownOps: number;
+  /** After the measured rounds, one round per profile with the services under `node --cpu-prof`. */
+  cpuProf: boolean;
+}
+
+/** The profiles a choice stands for, in the order they run. */
+export function profilesOf(choice: ProfileChoice): Profile[] {
+  return choice === "all" ? [...profiles] : [choice];
 }
 
 export class UsageError extends Error {
@@ -36,10 +51,14 @@ Runs the same metadata workload against Antler and the real mfsmaster 3.0.117, a
 
   --mode protocol|mount   protocol: speak the MooseFS client protocol directly (default);
                           mount: time file-system calls through a real mfsmount
-  --profile NAME          Antler layout: minimal (default), ha, sharded
-  --shards N              shards of the sharded profile (default 2)
+  --profile NAME          Antler layout: minimal (default; 1 shard, 1 replica, 1 NATS node),
+                          ha (3 replicas, 3 NATS nodes, 2 gateways, 2 routers),
+                          sharded (ha with --shards shards), or all (the three in a row,
+                          one table each)
+  --shards N              shards of the sharded profile (default ${benchLimits.shardedShardsDefault})
   --rounds R              rounds per server (default 2)
-  --ops N                 operations per phase (default 10000; mount mode 1000)
+  --ops N                 operations per phase (default 10000, with --profile all
+                          ${benchLimits.opsAllProfilesDefault}; mount mode 1000)
   --sessions S            protocol sessions (default 4)
   --inflight K            requests in flight per session (default 16)
   --workers W             parallel workers of mount mode's second pass (default 4)
@@ -48,15 +67,22 @@ Runs the same metadata workload against Antler and the real mfsmaster 3.0.117, a
   --only antler|mfsmaster run against one server only
   --json PATH             also write the JSON result to PATH
   --keep                  keep the work directory (server data and logs) under /tmp
+  --breakdown             after each profile's rounds, restart Antler with span files on and
+                          run one traced round (1 session, 1 in flight): prints where the time
+                          of one operation goes, hop by hop (not part of the measured rounds)
+  --breakdown-ops N       operations per phase of the traced round (default ${benchLimits.breakdownOpsDefault})
+  --cpu-prof              after each profile's rounds, restart Antler with its services under
+                          node --cpu-prof and run one more round (same load as the measured
+                          ones): prints the functions each service spends its CPU in
   --help                  show this text
 
 Results are also written to bench/results/<timestamp>/ (result.json, result.md).`;
 
 const valueFlags = new Set([
   "--mode", "--profile", "--shards", "--rounds", "--ops", "--sessions", "--inflight", "--workers",
-  "--entries-per-dir", "--phase-seconds", "--only", "--json",
+  "--entries-per-dir", "--phase-seconds", "--only", "--json", "--breakdown-ops",
 ]);
-const booleanFlags = new Set(["--keep", "--help"]);
+const booleanFlags = new Set(["--keep", "--help", "--breakdown", "--cpu-prof"]);
 
 /** Parses argv; returns "help" for --help. */
 export function parseBenchArgs(argv: readonly string[]): BenchOptions | "help" {
@@ -81,12 +107,18 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | "help" {
 
   const mode = oneOf(modes, values.get("--mode") ?? "protocol", "--mode");
   const only = values.has("--only") ? oneOf(targetNames, values.get("--only")!, "--only") : null;
+  const profile = oneOf(profileChoices, values.get("--profile") ?? "minimal", "--profile");
+  if (switches.has("--breakdown") && only === "mfsmaster") throw new UsageError("--breakdown traces Antler; it cannot go with --only mfsmaster");
+  if (values.has("--breakdown-ops") && !switches.has("--breakdown")) throw new UsageError("--breakdown-ops needs --breakdown");
+  if (switches.has("--cpu-prof") && only === "mfsmaster") throw new UsageError("--cpu-prof profiles Antler; it cannot go with --only mfsmaster");
+  if (switches.has("--cpu-prof") && mode === "mount") throw new UsageError("--cpu-prof runs a protocol round; it cannot go with --mode mount");
+  const opsDefault = mode === "mount" ? 1000 : profile === "all" ? benchLimits.opsAllProfilesDefault : 10_000;
   return {
     mode,
-    profile: oneOf(profiles, values.get("--profile") ?? "minimal", "--profile"),
-    shards: integer(values, "--shards", 2, 1, 64),
+    profile,
+    shards: integer(values, "--shards", benchLimits.shardedShardsDefault, 1, benchLimits.shardsMax),
     rounds: integer(values, "--rounds", 2, 1, benchLimits.roundsMax),
-    ops: integer(values, "--ops", mode === "mount" ? 1000 : 10_000, 1, benchLimits.opsMax),
+    ops: integer(values, "--ops", opsDefault, 1, benchLimits.opsMax),
     sessions: integer(values, "--sessions", 4, 1, benchLimits.sessionsMax),
     inflight: integer(values, "--inflight", 16, 1, benchLimits.inflightPerSessionMax),
     workers: integer(values, "--workers", 4, 1, 64),
@@ -95,6 +127,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | "help" {
     only,
     jsonPath: values.get("--json") ?? null,
     keep: switches.has("--keep"),
+    breakdown: switches.has("--breakdown"),
+    breakdownOps: integer(values, "--breakdown-ops", benchLimits.breakdownOpsDefault, 1, benchLimits.opsMax),
+    cpuProf: switches.has("--cpu-prof"),
   };
 }
 

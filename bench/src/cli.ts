@@ -10,12 +10,12 @@ import * as fsp from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { probeLauncher, profileFlags, repoRoot } from "./antler-target.ts";
-import { parseBenchArgs, UsageError, usageText } from "./args.ts";
+import { parseBenchArgs, profilesOf, UsageError, usageText } from "./args.ts";
 import { Cleanup } from "./cleanup.ts";
-import { runBenchmark } from "./driver.ts";
+import { type ProfilePlan, runBenchmark } from "./driver.ts";
 import { InterruptedError } from "./loadgen-runner.ts";
 import { mfsmasterUnavailable } from "./mfsmaster-target.ts";
-import { formatMarkdown, formatText } from "./report.ts";
+import { formatElapsed, formatSuiteMarkdown, formatSuiteText } from "./suite-report.ts";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -41,19 +41,22 @@ async function main(argv: readonly string[]): Promise<number> {
     log(`bench: cannot run: ${unavailable}`);
     return 1;
   }
-  let antlerFlags: string[] = [];
+  const profiles: ProfilePlan[] = [];
   if (options.only !== "mfsmaster") {
     const support = await probeLauncher();
     if (!support.available) {
       log(`bench: Antler cannot start: ${support.reason} (use --only mfsmaster for the reference alone)`);
       return 1;
     }
-    const flags = profileFlags(options.profile, support, options.shards);
-    if (typeof flags === "string") {
-      log(flags);
-      return 2;
+    // All or nothing: a long run that stops at its last profile helps nobody.
+    for (const profile of profilesOf(options.profile)) {
+      const flags = profileFlags(profile, support, options.shards);
+      if (typeof flags === "string") {
+        log(flags);
+        return 2;
+      }
+      profiles.push({ profile, flags });
     }
-    antlerFlags = flags;
   } else if (options.profile !== "minimal") {
     log(`bench: --profile ${options.profile} only changes Antler; with --only mfsmaster it has no effect`);
   }
@@ -72,9 +75,11 @@ async function main(argv: readonly string[]): Promise<number> {
   cleanup.add(`remove ${workDir}`, removeWorkDir);
 
   let interrupted: NodeJS.Signals | null = null;
+  const aborter = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     if (interrupted !== null) return;
     interrupted = signal;
+    aborter.abort();
     log(`bench: ${signal}: stopping everything that was started`);
     void cleanup.runAll(log).then(() => process.exit(signal === "SIGINT" ? 130 : 143));
   };
@@ -82,18 +87,22 @@ async function main(argv: readonly string[]): Promise<number> {
   process.on("SIGTERM", onSignal);
 
   try {
-    const report = await runBenchmark({ options, antlerFlags, workDir, cleanup, log });
-    const text = formatText(report);
-    process.stdout.write(`\n${text}\n`);
-    const stamp = report.startedAt.replace(/[:.]/g, "-");
+    const suite = await runBenchmark({ options, profiles, workDir, cleanup, log, signal: aborter.signal });
+    process.stdout.write(`\n${formatSuiteText(suite)}\n`);
+    const stamp = suite.startedAt.replace(/[:.]/g, "-");
     const resultsDir = path.join(repoRoot, "bench", "results", stamp);
     await fsp.mkdir(resultsDir, { recursive: true });
-    const json = `${JSON.stringify(report, null, 2)}\n`;
+    const json = `${JSON.stringify(suite, null, 2)}\n`;
     await fsp.writeFile(path.join(resultsDir, "result.json"), json);
-    await fsp.writeFile(path.join(resultsDir, "result.md"), formatMarkdown(report));
+    await fsp.writeFile(path.join(resultsDir, "result.md"), formatSuiteMarkdown(suite));
     // `npm run` changes to the repository root; INIT_CWD is where the user typed the command.
     if (options.jsonPath !== null) await fsp.writeFile(path.resolve(process.env.INIT_CWD ?? process.cwd(), options.jsonPath), json);
-    log(`bench: results in ${path.relative(process.cwd(), resultsDir) || resultsDir}`);
+    log(`bench: results in ${path.relative(process.cwd(), resultsDir) || resultsDir}; elapsed ${formatElapsed(suite.elapsedSeconds)}`);
+    if (suite.failures.length > 0) {
+      // The server logs explain a failed stage.
+      failed = true;
+      return 1;
+    }
     return 0;
   } catch (error) {
     // After Ctrl-C the children die too and the run fails as a consequence: not a real failure.

@@ -8,3 +8,5 @@ export { runProtocolWorkload, protocolPhases, type ProtocolWorkloadConfig, type 
 export { runMountWorkload, mountPhases, type MountWorkloadConfig, type MountPhase } from "./mount-workload.ts";
 export { Session, SessionClosedError, RequestTimeoutError, type SessionOptions, type Timed } from "./session.ts";
 export { type LoadResult, type PhaseResult, type PhaseSummary, summarizePhase, parseLoadResult, ResultFormatError } from "./result.ts";
+export { computeBreakdown, hops, commandGroups, type Breakdown, type CommandBreakdown, type GroupBreakdown, type Hop, type Stats } from "./breakdown.ts";
+export { readSpanFiles, parseSpanLine, type SpanFiles } from "./span-files.ts";

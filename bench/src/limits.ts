@@ -22,12 +22,33 @@ export const sessionsMax = 256;
 export const inflightPerSessionMax = 1_024;
 export const opsMax = 10_000_000;
 export const roundsMax = 50;
+/**
+ * `--profile all` must finish within 15 minutes on a loaded 2-core machine: three clusters to start
+ * (twice each with --breakdown), 2 × 2 rounds of 8 phases per profile, the HA profiles doing a few
+ * thousand operations per second. 3000 operations per phase keep a round at about 10–20 s.
+ */
+export const opsAllProfilesDefault = 3_000;
+/** The sharded profile: 4 shards × 3 replicas (ARCHITECTURE's smallest sharded layout). */
+export const shardedShardsDefault = 4;
+export const shardsMax = 64;
+/**
+ * Operations per phase of the traced round: every request is traced, so a few hundred give
+ * stable medians and a usable p99 without the span files growing large (~1 KB per operation).
+ */
+export const breakdownOpsDefault = 300;
 /** Files (and directories) per bucket directory, as mdtest's items per directory. */
 export const entriesPerDirDefault = 100;
 export const entriesPerDirMax = 100_000;
 
 /** A server (mfsmaster, Antler, mfsmount) that does not serve within this long fails the run. */
 export const serverReadyTimeoutMs = 120_000;
+/**
+ * `antler up` of a whole cluster: the launcher starts its processes one after the other, each
+ * waiting for the previous to be ready; the sharded profile has 12 shard replicas, which took
+ * more than 2 minutes on the shared 2-core machine. The launcher bounds each process's readiness
+ * itself; this only catches a launcher that hangs.
+ */
+export const antlerStartTimeoutMs = 600_000;
 /** Readiness probes repeat this often. */
 export const pollIntervalMs = 50;
 /** Graceful stop: SIGTERM (or `antler down`), then SIGKILL after this long. */

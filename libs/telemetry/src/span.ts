@@ -1,5 +1,5 @@
 /** Spans around units of work, with errors recorded on the span and rethrown unchanged. */
-import { context as contextApi, INVALID_SPAN_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span } from "@opentelemetry/api";
+import { context as contextApi, INVALID_SPAN_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type HrTime, type Span } from "@opentelemetry/api";
 
 export { SpanKind, type Attributes, type Context, type Span };
 
@@ -41,13 +41,26 @@ export function withSpan<T>(name: string, attributes: Attributes, fn: (span: Spa
   return withRecordedSpan(name, attributes, fn, options ?? {});
 }
 
+/**
+ * Now as epoch time with sub-µs resolution. The SDK would take a span's start from Date.now()
+ * (whole milliseconds) and measure its duration from there; spans of one request live in
+ * different processes (gateway, router, shard) and hops between them last tens of µs, so both
+ * ends are given explicitly from the high-resolution clock.
+ */
+function preciseNow(): HrTime {
+  const millis = performance.timeOrigin + performance.now();
+  const seconds = Math.floor(millis / 1000);
+  const nanos = Math.round((millis - seconds * 1000) * 1e6);
+  return nanos >= 1e9 ? [seconds + 1, nanos - 1e9] : [seconds, nanos];
+}
+
 function withRecordedSpan<T>(name: string, attributes: Attributes, fn: (span: Span) => T, options: SpanOptions): T {
   const parent = options.parent ?? contextApi.active();
-  const span = tracer().startSpan(name, { attributes, kind: options.kind ?? SpanKind.INTERNAL }, parent);
+  const span = tracer().startSpan(name, { attributes, kind: options.kind ?? SpanKind.INTERNAL, startTime: preciseNow() }, parent);
   const fail = (err: unknown): never => {
     span.recordException(err instanceof Error ? err : String(err));
     span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
-    span.end();
+    span.end(preciseNow());
     throw err;
   };
   let result: T;
@@ -59,13 +72,13 @@ function withRecordedSpan<T>(name: string, attributes: Attributes, fn: (span: Sp
   if (result instanceof Promise) {
     return result.then(
       (value: unknown) => {
-        span.end();
+        span.end(preciseNow());
         return value;
       },
       fail,
     ) as T;
   }
-  span.end();
+  span.end(preciseNow());
   return result;
 }
 

@@ -1,8 +1,12 @@
 /**
  * OpenTelemetry tracing for a service. Off by default: without `startTelemetry` (or with exporter
  * "none") withSpan just calls its function (span.ts), without touching the API. With an
- * exporter, the NodeSDK is started with exactly one span processor and nothing read from OTEL_*
+ * exporter, the NodeSDK is started with one span processor for it and nothing read from OTEL_*
  * environment variables except what the OTLP exporter itself reads (its endpoint).
+ *
+ * Independently of the exporter, span files can be switched on for measurements: with a directory
+ * in ANTLER_OTEL_SPAN_DIR (or `spanDir`) every finished span is also appended to
+ * `<dir>/<service>-<pid>.jsonl` (file-exporter.ts). Unset, nothing changes.
  *
  * Note the 3.x API: span processors take an options object (`new BatchSpanProcessor({ exporter })`);
  * passing the exporter positionally silently drops spans.
@@ -18,6 +22,7 @@ import {
   type ReadableSpan,
   type SpanProcessor,
 } from "@opentelemetry/sdk-trace";
+import { FileSpanExporter, spanDirEnv } from "./file-exporter.ts";
 import { setTracing } from "./span.ts";
 
 export const exporterKinds = ["none", "console", "otlp", "memory"] as const;
@@ -28,7 +33,21 @@ export interface TelemetryOptions {
   readonly exporter?: ExporterKind;
   /** OTLP/HTTP traces URL; defaults to OTEL_EXPORTER_OTLP_ENDPOINT handling of the exporter. */
   readonly otlpEndpoint?: string;
+  /**
+   * Directory for span files (see file-exporter.ts); undefined = ANTLER_OTEL_SPAN_DIR when set,
+   * null = none whatever the environment says.
+   */
+  readonly spanDir?: string | null;
 }
+
+/**
+ * Span files are for measurement runs that trace every request: the queue holds a few seconds of
+ * a busy service's spans (the SDK default, 2048, drops spans under benchmark load), and batches
+ * leave often so that little is lost if a process is killed.
+ */
+const spanFileQueueMax = 65_536;
+const spanFileBatchMax = 4_096;
+const spanFileDelayMs = 200;
 
 export interface Telemetry {
   readonly exporter: ExporterKind;
@@ -64,12 +83,16 @@ let running: Telemetry | null = null;
 
 export function startTelemetry(options: TelemetryOptions): Telemetry {
   const kind = options.exporter ?? "none";
-  if (kind === "none") return noTelemetry;
+  const envSpanDir = process.env[spanDirEnv];
+  const spanDir = options.spanDir === undefined ? (envSpanDir !== undefined && envSpanDir !== "" ? envSpanDir : null) : options.spanDir;
+  if (kind === "none" && spanDir === null) return noTelemetry;
   if (running !== null) throw new TelemetryConfigError("telemetry is already started in this process");
 
   let memory: InMemorySpanExporter | null = null;
-  let processor: SpanProcessor;
+  let processor: SpanProcessor | null = null;
   switch (kind) {
+    case "none":
+      break;
     case "memory":
       memory = new InMemorySpanExporter();
       // Simple: a span is visible to the test the moment it ends.
@@ -84,9 +107,21 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
       });
       break;
   }
+  const processors: SpanProcessor[] = processor === null ? [] : [processor];
+  if (spanDir !== null) {
+    let exporter: FileSpanExporter;
+    try {
+      exporter = new FileSpanExporter({ dir: spanDir, service: options.serviceName, processName: process.env.ANTLER_PROCESS_NAME ?? null });
+    } catch (err) {
+      throw new TelemetryConfigError(`cannot write span files to ${JSON.stringify(spanDir)}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+    processors.push(
+      new BatchSpanProcessor({ exporter, maxQueueSize: spanFileQueueMax, maxExportBatchSize: spanFileBatchMax, scheduledDelayMillis: spanFileDelayMs }),
+    );
+  }
   const sdk = new NodeSDK({
     serviceName: options.serviceName,
-    spanProcessors: [processor],
+    spanProcessors: processors,
     metricReaders: [],
     logRecordProcessors: [],
     instrumentations: [],
@@ -98,7 +133,9 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
     exporter: kind,
     finishedSpans: () => (memory === null ? [] : memory.getFinishedSpans()),
     resetSpans: () => memory?.reset(),
-    flush: () => processor.forceFlush(),
+    flush: async () => {
+      await Promise.all(processors.map((each) => each.forceFlush()));
+    },
     shutdown: async () => {
       try {
         await sdk.shutdown();
