@@ -26,8 +26,13 @@ export const restartWindowMs = 60_000;
 export const stopGraceMs = 10_000;
 /** `antler down` waits this long for the supervisor's orderly shutdown before killing by PID. */
 export const supervisorStopTimeoutMs = 60_000;
-/** `antler up --detach` waits this long for the cluster to serve before it reports failure. */
+/**
+ * `antler up --detach` waits this long, plus detachStartPerServiceMs per service process, for the
+ * cluster to serve before it reports failure. Services start one after another, so a cluster of
+ * 4 shards × 3 replicas on a loaded machine needs far more than a minimal one.
+ */
 export const detachStartTimeoutMs = 120_000;
+export const detachStartPerServiceMs = 15_000;
 
 /** HA: how long creating the replicated cluster bucket is retried while the NATS cluster forms. */
 export const provisionTimeoutMs = 30_000;

@@ -10,11 +10,11 @@ import { join } from "node:path";
 import { supervisorCommandName, type UpCommand } from "./args.ts";
 import { executablesFromEnvironment, findExecutable, missingExecutables } from "./children.ts";
 import {
-  layoutOf, profileTopologies, resolveClusterConfig, type ClusterConfig, type Layout,
+  layoutOf, profileTopologies, resolveClusterConfig, servicePlan, type ClusterConfig, type Layout,
   type NatsClusterPorts,
 } from "./config.ts";
 import { stopLeftovers, supervisorAlive } from "./down.ts";
-import { detachStartTimeoutMs, pollIntervalMs } from "./limits.ts";
+import { detachStartPerServiceMs, detachStartTimeoutMs, pollIntervalMs } from "./limits.ts";
 import { deleteNetns, ensureNetns, netnsEnterArgv, usedNetnsOctets } from "./netns.ts";
 import { logTail, sleep } from "./processes.ts";
 import { printSummary, readClusterConfig } from "./supervise.ts";
@@ -228,7 +228,8 @@ async function startDetached(
   child.once("exit", (code) => { exited = code; });
   child.once("error", () => { exited = 1; });
   child.unref();
-  const deadline = Date.now() + detachStartTimeoutMs;
+  const budgetMs = detachStartTimeoutMs + (onlyInfra ? 0 : servicePlan(config).length * detachStartPerServiceMs);
+  const deadline = Date.now() + budgetMs;
   for (;;) {
     await sleep(pollIntervalMs);
     const state = readState(layout.stateFile);
@@ -252,7 +253,7 @@ async function startDetached(
       // The supervisor stops what it started and removes its namespace itself.
       child.kill("SIGTERM");
       await waitExit(() => exited !== undefined);
-      throw new UpError(`the cluster did not serve within ${detachStartTimeoutMs / 1000} s; ` +
+      throw new UpError(`the cluster did not serve within ${budgetMs / 1000} s; ` +
         `stopped it (see ${layout.supervisorLog})`);
     }
   }
