@@ -113,8 +113,18 @@ export class FaultAntler {
   }
 
   /** Every NATS node's client URL, from the status (`nats://127.0.0.1:<port>`). */
+  /** The quorum-journal servers (HA profile, ADR 0007): nats processes named journal-i. */
+  journalServers(processes: readonly StatusProcess[]): StatusProcess[] {
+    return processes.filter((entry) => entry.role === "nats" && entry.name.startsWith("journal-"));
+  }
+
+  /** The nodes of the main NATS cluster (routing, KV, object store). */
+  clusterNatsNodes(processes: readonly StatusProcess[]): StatusProcess[] {
+    return processes.filter((entry) => entry.role === "nats" && !entry.name.startsWith("journal-"));
+  }
+
   natsUrls(processes: readonly StatusProcess[]): string[] {
-    return processes.filter((entry) => entry.role === "nats").flatMap((entry) => entry.addresses.filter((address) => address.startsWith("nats://")));
+    return this.clusterNatsNodes(processes).flatMap((entry) => entry.addresses.filter((address) => address.startsWith("nats://")));
   }
 
   private async query(processes: readonly StatusProcess[], args: readonly string[]): Promise<unknown> {
@@ -157,7 +167,7 @@ export class FaultAntler {
   /** The NATS server leading the shard's log stream (the only one in the minimal profile). */
   async logLeaderNats(shardId = 0): Promise<StatusProcess> {
     const processes = await this.processes();
-    const nodes = processes.filter((entry) => entry.role === "nats");
+    const nodes = this.clusterNatsNodes(processes);
     if (nodes.length === 1) return nodes[0]!;
     const { leader } = await this.logPlacement(processes, shardId);
     const node = nodes.find((entry) => entry.name === leader);
@@ -208,7 +218,8 @@ export class FaultAntler {
             why = `not all running: ${processes.filter((entry) => !entry.alive).map((entry) => entry.name).join(", ")}`;
             return false;
           }
-          if (this.natsUrls(processes).length > 1) {
+          // A log on the quorum journal has no stream leader to wait for; the journal repairs itself.
+          if (this.natsUrls(processes).length > 1 && this.journalServers(processes).length === 0) {
             const placement = await this.logPlacement(processes, shardId);
             if (placement.leader === null || placement.replicas.some((replica) => !replica.current || replica.offline)) {
               why = `log stream not whole: ${JSON.stringify(placement)}`;

@@ -282,8 +282,21 @@ describe("fault injection: kill -9 under a create load through a real mfsmount",
           const routers = processes.filter((entry) => entry.role === "router");
           return routers[Math.floor(random() * routers.length)]!;
         }),
-        supervised(profile === "ha" ? "NATS (log leader)" : "NATS", Math.ceil(baseRounds / 2), () => cluster.logLeaderNats(),
-          async () => `log led by ${(await cluster.logLeaderNats()).name}`),
+        // HA: the shard's log and lease live on the quorum journal (ADR 0007), so "the NATS server
+        // holding the log" is any one of the three journal servers; a node of the main NATS
+        // cluster (routing, KV, snapshots) is a fault of its own.
+        ...(profile === "ha"
+          ? [
+            supervised("NATS journal server (log)", Math.ceil(baseRounds / 2), (processes) => {
+              const journal = cluster.journalServers(processes);
+              return journal[Math.floor(random() * journal.length)]!;
+            }),
+            supervised("NATS cluster node", third, (processes) => {
+              const nodes = cluster.clusterNatsNodes(processes);
+              return nodes[Math.floor(random() * nodes.length)]!;
+            }),
+          ]
+          : [supervised("NATS", Math.ceil(baseRounds / 2), () => cluster.logLeaderNats())]),
         supervised("redis", third, (processes) => processes.find((entry) => entry.role === "redis")!),
       ];
       await cluster.waitWhole(wholeTimeoutMs);
