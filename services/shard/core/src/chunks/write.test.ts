@@ -98,6 +98,8 @@ test("creation failing everywhere answers the failure and leaves a hole; partly 
 test("no chunkservers: NOCHUNKSERVERS; all full: NOSPACE; read-only session EROFS; directories EPERM", () => {
   const { h, file } = setup(1, []);
   assert.equal(h.status({ kind: "writechunk", inode: file, index: 0, flags: 0 }), Status.NOCHUNKSERVERS);
+  h.m.observeChunkservers([{ csid: 1, labelMask: 0, totalSpace: 0n, availSpace: 0n, state: "registered" }]);
+  assert.equal(h.status({ kind: "writechunk", inode: file, index: 0, flags: 0 }), Status.EAGAIN, "registered, space not reported yet: try again");
   h.m.observeChunkservers([server(1, 100)]);
   assert.equal(h.status({ kind: "writechunk", inode: file, index: 0, flags: 0 }), Status.NOSPACE);
   assert.equal(h.status({ kind: "writechunk", inode: file, index: 0, flags: 0 }, { ...rootCtx, sesflags: 1 }), Status.EROFS);

@@ -17,7 +17,7 @@ import {
   ChunkOpFlag, NodeType, SessionFlag, Status, slotOfInode,
   type CommandOf, type ErrorStatus, type Result,
 } from "@antler/ops";
-import type { ChunkCommand } from "../api.ts";
+import type { ChunkCommand, ChunkserverView } from "../api.ts";
 import { Eattr } from "../eattr.ts";
 import { mismatch } from "../errors.ts";
 import type { ChunkDoneOp, ChunkWriteEndOp, ChunkWriteOp } from "../log-entry.ts";
@@ -65,10 +65,22 @@ function pendingWrite(
   return { op, commands, work };
 }
 
+/**
+ * Why no server can take a new chunk. A chunkserver reports its space only after registering
+ * (CSTOMA_SPACE), so right after a start every server may still show 0 bytes: that is "try again"
+ * (EAGAIN, which mfsmount retries quickly - mfsmaster answers the same while chunkservers are still
+ * registering), not "the disks are full" (NOSPACE, which ends in ENOSPC for the writer).
+ */
+function noServerStatus(servers: readonly ChunkserverView[]): ErrorStatus {
+  if (servers.length === 0) return Status.NOCHUNKSERVERS;
+  if (servers.every((server) => server.totalSpace === 0n)) return Status.EAGAIN;
+  return Status.NOSPACE;
+}
+
 /** MATOCS_CREATE of `chunkId` at `version` on min(goal, writable) servers, or why nobody can take it. */
 function creation(p: Planning, node: Node, chunkId: bigint, version: number): ChunkCommand[] | Result {
   const servers = creationServers(p.servers, chunkId, node.goal);
-  if (servers.length === 0) return fail(p.servers.all().length > 0 ? Status.NOSPACE : Status.NOCHUNKSERVERS);
+  if (servers.length === 0) return fail(noServerStatus(p.servers.all()));
   return servers.map((csid): ChunkCommand => ({ csid, command: { op: "create", chunkId, version } }));
 }
 
