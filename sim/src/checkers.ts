@@ -74,6 +74,12 @@ function allocatedInode(cmd: Command, result: Result): number | undefined {
   return undefined;
 }
 
+/** A command's full content as text (bytes spelled out): equal exactly for equal commands. */
+function canonical(cmd: Command): string {
+  return JSON.stringify(cmd, (_k, v: unknown) => (typeof v === "bigint" ? `${v}n` : v instanceof Uint8Array ? Array.from(v) : v));
+}
+
+/** A command for a failure report (byte strings abbreviated). */
 function describe(cmd: Command): string {
   return JSON.stringify(cmd, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v instanceof Uint8Array ? `<${v.length} bytes>` : v));
 }
@@ -103,6 +109,8 @@ export function checkLinearizable(
   // The state machine answers a retried request (same requestId) with the result it remembered
   // when the original entry was applied: that is the expected answer, not a second execution.
   const remembered = new Map<string, Result>();
+  /** resendKey → the last logged command under it (described) and its result. */
+  const resends = new Map<string, { readonly cmd: string; readonly result: Result }>();
   let nextRead = 0;
   const readsBefore = (position: number): string | null => {
     while (nextRead < reads.length && reads[nextRead]!.position < position) {
@@ -112,6 +120,15 @@ export function checkLinearizable(
       if (recalled !== undefined) {
         if (!sameOutcome(recalled, read.result)) {
           return `retry ${read.execId} ${describe(read.cmd)}: answered ${outcome(read.result)}, the original execution returned ${outcome(recalled)}`;
+        }
+        continue;
+      }
+      // A packet the mount re-sent after reconnecting (Ctx.maybeResend) that matches the last
+      // command logged under its resendKey is answered with that command's result.
+      const resent = read.ctx.maybeResend === true && read.ctx.resendKey !== undefined ? resends.get(read.ctx.resendKey) : undefined;
+      if (resent !== undefined && resent.cmd === canonical(read.cmd)) {
+        if (!sameOutcome(resent.result, read.result)) {
+          return `re-sent ${read.execId} ${describe(read.cmd)}: answered ${outcome(read.result)}, the logged execution returned ${outcome(resent.result)}`;
         }
         continue;
       }
@@ -140,6 +157,7 @@ export function checkLinearizable(
       const diff = compareResult(expected, write.result as never);
       if (diff !== null) return { failure: `seq ${record.seq} entry ${index} (${record.node}) ${describe(write.cmd)}: ${diff}`, model };
       if (write.ctx.requestId !== undefined) remembered.set(write.ctx.requestId, write.result);
+      if (write.ctx.resendKey !== undefined) resends.set(write.ctx.resendKey, { cmd: canonical(write.cmd), result: write.result });
     }
   }
   const failure = readsBefore(Infinity) ?? checkRealTime(history);
@@ -255,34 +273,84 @@ export function checkNamespace(sm: StateMachine, model: NamespaceModel | null): 
   return null;
 }
 
-/**
- * Requests that took effect twice: a mutating request that was re-sent (after a timeout or a
- * reconnect) and got its answer from a second execution, while an earlier execution of the same
- * command by the same session had already succeeded in the log during the request. mfsmaster
- * does the same (it does not de-duplicate re-sent requests); the answer the client sees is then
- * wrong for a mkdir (EEXIST for a directory it created). Reported, not failed: see ADR 0005.
- */
-export function findDoubleExecutions(history: History): string[] {
-  const committed = new Map<string, { readonly atMs: number; readonly sessionId: number; readonly result: Result }[]>();
+/** A successful log write: when it was stored, where it sits in the history, for whom. */
+interface CommittedWrite {
+  readonly atMs: number;
+  readonly position: number;
+  readonly ctx: Ctx;
+}
+
+/** Successful log writes by command (described): what a re-sent request may repeat. */
+function committedWrites(history: History): Map<string, CommittedWrite[]> {
+  const committed = new Map<string, CommittedWrite[]>();
   for (const record of history.log) {
-    for (const write of history.batches.get(record.msgId) ?? []) {
-      if (write === null) continue;
-      const key = describe(write.cmd);
+    const writes = history.batches.get(record.msgId) ?? [];
+    writes.forEach((write, index) => {
+      if (write === null || write.result.status !== 0) return;
+      const key = canonical(write.cmd);
       const list = committed.get(key) ?? [];
-      list.push({ atMs: record.atMs, sessionId: write.ctx.sessionId, result: write.result });
+      list.push({ atMs: record.atMs, position: record.seq * slotsPerSeq + index * 2, ctx: write.ctx });
       committed.set(key, list);
-    }
+    });
   }
-  const found: string[] = [];
+  return committed;
+}
+
+/**
+ * How a request that was sent more than once, and one of whose executions succeeded in the log
+ * while it was outstanding, was answered:
+ * - "original": with that execution's result, or from memory (the resend or request-id memory);
+ * - "doubled": by a failed execution after the successful one: the request ran again (a re-sent
+ *   mkdir answered EEXIST for the directory it created). A failure of the run;
+ * - "phantom": by a failed execution before the successful one: the first attempt failed (EEXIST
+ *   as the name existed then), its retry ran later and succeeded unseen. The client was told the
+ *   request failed, yet it took effect. Counted and reported (see ADR 0005), not failed: a shard
+ *   remembers only logged results, and a failure is not logged.
+ */
+export type ResendOutcome = "original" | "doubled" | "phantom";
+
+export function findResendsOfApplied(history: History): { readonly text: string; readonly outcome: ResendOutcome }[] {
+  const committed = committedWrites(history);
+  const found: { readonly text: string; readonly outcome: ResendOutcome }[] = [];
   for (const op of history.ops) {
     if (op.attempts < 2 || op.respondedMs === undefined || op.execId === undefined || readOnlyKinds.has(op.cmd.kind)) continue;
     const answered = history.replies.get(op.execId)?.execution;
-    if (answered === undefined || answered.result.status === 0) continue;
-    const earlier = (committed.get(describe(op.cmd)) ?? []).find(
-      (w) => w.sessionId === answered.ctx.sessionId && w.atMs >= op.invokedMs && w.atMs <= op.respondedMs! && w.result.status === 0,
-    );
-    if (earlier !== undefined) found.push(`${op.client} ${op.cmd.kind} (${op.requestId}): applied at ${earlier.atMs}ms, then re-sent and answered with status ${answered.result.status}`);
+    if (answered === undefined) continue;
+    // The same packet: the same client thread (resendKey = session and msgid; another thread of
+    // the mount may send the very same command) while this request was outstanding.
+    const samePacket = (w: CommittedWrite): boolean =>
+      w.ctx.resendKey !== undefined || answered.ctx.resendKey !== undefined
+        ? w.ctx.resendKey === answered.ctx.resendKey
+        : w.ctx.sessionId === answered.ctx.sessionId && w.ctx.uid === answered.ctx.uid;
+    const applied = (committed.get(canonical(op.cmd)) ?? []).find((w) => samePacket(w) && w.atMs >= op.invokedMs && w.atMs <= op.respondedMs!);
+    if (applied === undefined) continue;
+    const answeredAt = positionOf(history, answered.ref, !answered.wrote) ?? Infinity;
+    const outcome: ResendOutcome = answered.result.status === 0 ? "original" : answeredAt > applied.position ? "doubled" : "phantom";
+    const how =
+      outcome === "phantom"
+        ? `answered with status ${answered.result.status} by an earlier attempt, then applied by a retry at ${applied.atMs}ms`
+        : `applied at ${applied.atMs}ms, sent again and answered with status ${answered.result.status}`;
+    found.push({ outcome, text: `${op.client} ${op.cmd.kind} (${op.requestId}): ${how}` });
   }
   return found;
 }
 
+/**
+ * Requests that took effect twice: a re-sent mutating request answered by a second, failed
+ * execution while its first execution had succeeded in the log. The shard answers such a re-send
+ * from its resend memory (Ctx.resendKey/maybeResend); one that runs again is a failure.
+ */
+export function findDoubleExecutions(history: History): string[] {
+  return findResendsOfApplied(history).filter((r) => r.outcome === "doubled").map((r) => r.text);
+}
+
+/** At most one replica serves in each epoch (the lease's CAS hands every epoch to one holder). */
+export function checkServing(history: History): string | null {
+  const server = new Map<number, string>();
+  for (const { node, epoch } of history.servings) {
+    const first = server.get(epoch);
+    if (first !== undefined && first !== node) return `two replicas served epoch ${epoch}: ${first} and ${node}`;
+    server.set(epoch, node);
+  }
+  return null;
+}

@@ -272,8 +272,15 @@ export class MountClient {
   /** The gateway must hand the shard's answer on unchanged (after its own translation). */
   #checkTranslation(op: ClientOp, wire: Result): void {
     if (op.execId === undefined) return;
-    const shard = this.#o.history.replies.get(op.execId)?.execution.result;
-    if (shard === undefined) return;
+    const execution = this.#o.history.replies.get(op.execId)?.execution;
+    if (execution === undefined) return;
+    // Exactly one reply per request, and it is this request's: with msgids reused per thread, a
+    // stray second reply to an earlier request would otherwise pass for the answer to this one.
+    if (execution.cmd.kind !== op.cmd.kind) {
+      this.#o.fail(`${this.id}: the reply to ${op.cmd.kind} (${op.requestId}) came from an execution of ${execution.cmd.kind} (${op.execId})`);
+      return;
+    }
+    const shard = execution.result;
     const problem = compareWire(shard, wire);
     if (problem !== null) this.#o.fail(`${this.id}: the reply to ${op.cmd.kind} (${op.requestId}) differs from the shard's result: ${problem}`);
   }

@@ -1,8 +1,9 @@
 /**
  * The random faults of a run's safety phase, drawn from their own stream so that they do not
  * shift the workload. They hit the current leader more often than the others (that is where they
- * hurt): crashes and restarts, partitions (from everything, or only from JetStream while clients
- * still reach the replica), stop-the-world pauses, clock steps, JetStream outages, gateway crashes.
+ * hurt): crashes and restarts, partitions (from everything; from JetStream while clients still
+ * reach the replica; from the lease KV only, or from the log only), stop-the-world pauses, clock
+ * steps, JetStream outages, gateway crashes.
  */
 import type { FakeJetStream } from "./jetstream.ts";
 import type { History } from "./history.ts";
@@ -75,6 +76,8 @@ export class FaultInjector {
       crash: 3,
       partition: 2,
       "nats-cut": 2,
+      "kv-cut": 1.5,
+      "log-cut": 1,
       pause: 4,
       outage: 0.5,
       "clock-jump": 1,
@@ -95,13 +98,23 @@ export class FaultInjector {
         });
         return;
       case "partition":
-      case "nats-cut": {
-        // "nats-cut": its NATS server lost the route to the stream and KV leaders.
+      case "nats-cut":
+      case "kv-cut":
+      case "log-cut": {
+        // "nats-cut": its NATS server lost the route to the stream and KV leaders; "kv-cut" and
+        // "log-cut": only to one of them (the lease cannot be renewed while the log still takes
+        // appends, or the other way round).
         if (this.#cut.has(replica.id)) return;
         this.counts.partitions++;
         const everyone = ["nats", ...replicas.map((r) => r.id).filter((id) => id !== replica.id), ...this.#t.clientIds, ...gateways.map((g) => g.id)];
-        const peers = kind === "partition" ? everyone : ["nats"];
-        history.note(`fault: ${replica.id} ${kind === "partition" ? "partitioned" : "cut from JetStream"}`);
+        const cuts = {
+          partition: { peers: everyone, what: "partitioned" },
+          "nats-cut": { peers: ["nats"], what: "cut from JetStream" },
+          "kv-cut": { peers: ["nats-kv"], what: "cut from the lease KV" },
+          "log-cut": { peers: ["nats-log"], what: "cut from the log stream" },
+        } as const;
+        const { peers, what } = cuts[kind];
+        history.note(`fault: ${replica.id} ${what}`);
         this.#cut.set(replica.id, peers);
         network.partition([replica.id], peers);
         loop.after(prng.int(100, 3_000), "heal", () => {

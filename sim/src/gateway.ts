@@ -7,7 +7,7 @@
  */
 import { limits } from "@antler/base";
 import { FrameDecoder } from "@antler/mfs-wire";
-import { decodeMessage, encodeMessage, type Result } from "@antler/ops";
+import { decodeMessage, encodeMessage, type Ctx, type Result } from "@antler/ops";
 import { createClientConnection, parseExports, type ClientConnection, type ConnectionAction, type SessionRecord } from "@antler/gateway-core";
 import type { History } from "./history.ts";
 import type { EventLoop, Timer } from "./loop.ts";
@@ -77,6 +77,8 @@ export interface GatewayOptions {
   readonly metaId: bigint;
   /** One attempt of a metadata call waits this long before it is sent again. */
   readonly callAttemptTimeoutMs: number;
+  /** Broken on purpose (variant "unmarked-resends"): strip Ctx.maybeResend from every call. */
+  readonly unmarkedResends?: boolean;
 }
 
 export class SimGateway {
@@ -215,7 +217,11 @@ export class SimGateway {
   #call(conn: Conn, token: number, request: { readonly cmd: unknown; readonly ctx: unknown }): void {
     const callToken = this.#nextCallToken++;
     // What travels over NATS is the encoded request.
-    const wire = decodeMessage(encodeMessage(request)) as { cmd: never; ctx: never };
+    const wire = decodeMessage(encodeMessage(request)) as { cmd: never; ctx: Ctx };
+    if (this.#o.unmarkedResends && wire.ctx.maybeResend !== undefined) {
+      const { maybeResend: _dropped, ...unmarked } = wire.ctx;
+      wire.ctx = unmarked;
+    }
     const call: Call = { connection: conn.id, token, message: { kind: "meta-request", token: callToken, cmd: wire.cmd, ctx: wire.ctx }, attempts: 0, timer: null };
     this.#calls.set(callToken, call);
     this.#attempt(call);

@@ -40,6 +40,8 @@ export class History implements ShardObserver {
   readonly log: CommittedRecord[] = [];
   readonly seqOfMsgId = new Map<string, number>();
   readonly ops: ClientOp[] = [];
+  /** Every start of serving: which replica, in which epoch, from which sequence. */
+  readonly servings: { readonly node: string; readonly epoch: number; readonly seq: number; readonly atMs: number }[] = [];
   readonly events: string[] = [];
   /** requestId → the command it was first seen with; a second, different command is a bug. */
   readonly #commandOfRequest = new Map<string, string>();
@@ -82,6 +84,7 @@ export class History implements ShardObserver {
   }
 
   serving(node: string, epoch: number, seq: number): void {
+    this.servings.push({ node, epoch, seq, atMs: this.#now() });
     this.note(`${node} leads epoch ${epoch} from seq ${seq}`);
   }
 

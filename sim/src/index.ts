@@ -9,5 +9,5 @@ export { jetStreamContract, fakeContractSubject, type ContractSubject, type Cont
 export { Network, BytePipe, reliableNetwork, type NetworkFaults } from "./network.ts";
 export { ShardDriver, encodeRecord, decodeRecord, type DriverAction, type DriverFaults, type StateMachine } from "./shard-driver.ts";
 export { NamespaceModel, compareResult } from "./model.ts";
-export { runSimulation, drawSwarm, fnvDirectorySlot, type SimulationOptions, type SimulationResult, type Swarm, type World } from "./simulation.ts";
+export { runSimulation, drawSwarm, hostileSwarm, fnvDirectorySlot, type SimulationOptions, type SimulationResult, type Swarm, type World } from "./simulation.ts";
 export { variants, type VariantName } from "./variants.ts";

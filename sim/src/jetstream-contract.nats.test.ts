@@ -67,8 +67,16 @@ jetStreamContract(
           return next;
         },
         get: (key) => bucket.get(key),
+        watch: (key, onEntry) => bucket.watch(key, onEntry),
       },
       isFenced: (error) => error instanceof FencedError || error instanceof KvFenced,
+      async settle(until, what) {
+        const deadline = Date.now() + 5_000;
+        while (!until()) {
+          if (Date.now() > deadline) throw new Error(`nats-server never delivered ${what}`);
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+      },
       close: async () => {},
     };
   },

@@ -25,6 +25,8 @@ export interface ContractKv {
   create(key: string, value: Uint8Array): Promise<number>;
   update(key: string, value: Uint8Array, revision: number): Promise<number>;
   get(key: string): Promise<{ readonly value: Uint8Array; readonly revision: number } | null>;
+  /** The key's current value (if any), then its later values, until stopped. */
+  watch(key: string, onEntry: (entry: { readonly value: Uint8Array; readonly revision: number }) => void): Promise<{ stop(): void }>;
 }
 
 export interface ContractSubject {
@@ -33,6 +35,8 @@ export interface ContractSubject {
   readonly kv: ContractKv;
   /** True for the rejection of a fenced append or a failed create/update CAS. */
   isFenced(error: unknown): boolean;
+  /** Lets time pass (real or simulated) until `until()` holds; rejects after a few seconds. */
+  settle(until: () => boolean, what: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -111,6 +115,55 @@ export function jetStreamContract(name: string, make: () => Promise<ContractSubj
     const other = await s.kv.create("other", bytes("x"));
     assert.ok(other > r2);
   });
+
+  run("KV: of two compare-and-sets on the same revision exactly one wins (how standbys race for a lease)", async (s) => {
+    const r1 = await s.kv.create("lease", bytes("leader-1"));
+    const outcomes = await Promise.allSettled([s.kv.update("lease", bytes("standby-a"), r1), s.kv.update("lease", bytes("standby-b"), r1)]);
+    const won = outcomes.filter((o) => o.status === "fulfilled");
+    assert.equal(won.length, 1, "exactly one CAS wins");
+    const lost = outcomes.find((o) => o.status === "rejected");
+    assert.ok(lost !== undefined && s.isFenced(lost.reason), "the other is refused as fenced, not as an error");
+    const entry = await s.kv.get("lease");
+    assert.equal(entry?.revision, (won[0] as PromiseFulfilledResult<number>).value);
+    // The loser retrying on the revision it knew is refused too: it has to read first.
+    await rejectsFenced(s, s.kv.update("lease", bytes("standby-b"), r1), "retry on the old revision");
+  });
+
+  run("KV watch: the current value first, then later values in revision order, ending at the newest", async (s) => {
+    const written = new Map<number, string>();
+    const r1 = await s.kv.create("lease", bytes("v1"));
+    written.set(r1, "v1");
+    const seen: { revision: number; value: string }[] = [];
+    const watch = await s.kv.watch("lease", (e) => seen.push({ revision: e.revision, value: text(e.value) }));
+    try {
+      await s.settle(() => seen.length > 0, "the current value");
+      assert.deepEqual(seen[0], { revision: r1, value: "v1" }, "the first report is the value at the watch's start");
+      let revision = r1;
+      for (const v of ["v2", "v3", "v4"]) {
+        revision = await s.kv.update("lease", bytes(v), revision);
+        written.set(revision, v);
+      }
+      // Another key's writes are not reported.
+      await s.kv.create("other", bytes("x"));
+      await s.settle(() => seen.at(-1)?.revision === revision, "the newest value");
+      for (let i = 1; i < seen.length; i++) assert.ok(seen[i]!.revision > seen[i - 1]!.revision, "revisions only grow");
+      for (const e of seen) assert.equal(e.value, written.get(e.revision), `revision ${e.revision} carries the value written with it`);
+    } finally {
+      watch.stop();
+    }
+  });
+
+  run("KV watch: a key created after the watch started is reported", async (s) => {
+    const seen: number[] = [];
+    const watch = await s.kv.watch("late", (e) => seen.push(e.revision));
+    try {
+      const revision = await s.kv.create("late", bytes("x"));
+      await s.settle(() => seen.includes(revision), "the created value");
+      assert.deepEqual(seen, [revision]);
+    } finally {
+      watch.stop();
+    }
+  });
 }
 
 export class FencedError extends Error {
@@ -171,8 +224,15 @@ export function fakeContractSubject(seed = 1): ContractSubject {
       async get(key) {
         return (await call<import("./jetstream.ts").KvGetAnswer>((done) => js.kvGet("contract", bucket, key, timeoutMs, done))).entry;
       },
+      async watch(key, onEntry) {
+        return js.kvWatch("contract", bucket, key, onEntry);
+      },
     },
     isFenced: (error) => error instanceof FencedError,
+    async settle(until, what) {
+      loop.run({ until, deadlineMs: loop.nowMs + 5_000 });
+      if (!until()) throw new Error(`the fake never delivered ${what}`);
+    },
     close: async () => {},
   };
 }

@@ -87,3 +87,48 @@ test("fake jetstream: observers see every stored message in order", () => {
   js.appendNow("S", data("c"), { expectedLastSeq: 1 });
   assert.deepEqual(seen, [1, 2]);
 });
+
+test("fake jetstream: a watcher cut off from the KV gets nothing, then only the newest value once it is reachable; the stream stays reachable", () => {
+  const loop = new EventLoop();
+  let kvCut = true;
+  const js = new FakeJetStream(loop, Prng.fromSeed(3), undefined, {
+    reach: (_client, service) => (service === "stream" || !kvCut ? "reachable" : "unrouted"),
+    generation: () => 0,
+  });
+  const seen: number[] = [];
+  const watch = js.kvWatch("w", "B", "lease", (e) => seen.push(e.revision));
+  for (let i = 0; i < 3; i++) js.kvWriteNow("B", "lease", data(`v${i}`), i === 0 ? 0 : i);
+  let appended: AppendAnswer | undefined;
+  js.append("w", "S", data("x"), { expectedLastSeq: 0, timeoutMs: 100 }, (a) => (appended = a));
+  loop.run({ deadlineMs: 500 });
+  assert.deepEqual(seen, [], "no delivery across the cut");
+  assert.deepEqual(appended, { kind: "ok", seq: 1, duplicate: false }, "the log is still reachable");
+  kvCut = false;
+  loop.run({ deadlineMs: 1_000 });
+  assert.deepEqual(seen, [3], "the newest revision only");
+  watch.stop();
+  js.kvWriteNow("B", "lease", data("v3"), 3);
+  loop.run({ deadlineMs: 1_500 });
+  assert.deepEqual(seen, [3], "nothing after stop");
+});
+
+test("fake jetstream: a request made while disconnected is sent on reconnecting, after its caller timed out; unless its process died", () => {
+  const loop = new EventLoop();
+  let connected = false;
+  let generation = 1;
+  const js = new FakeJetStream(loop, Prng.fromSeed(4), undefined, { reach: () => (connected ? "reachable" : "disconnected"), generation: () => generation });
+  const answers: AppendAnswer[] = [];
+  js.append("w", "S", data("late"), { expectedLastSeq: 0, timeoutMs: 100 }, (a) => answers.push(a));
+  loop.run({ deadlineMs: 500 });
+  assert.deepEqual(answers, [{ kind: "timeout" }]);
+  assert.equal(js.messages("S").length, 0);
+  connected = true;
+  loop.run({ deadlineMs: 1_000 });
+  assert.deepEqual(js.messages("S").map((m) => new TextDecoder().decode(m.data)), ["late"], "stored on reconnect");
+  connected = false;
+  js.append("w", "S", data("dead"), { timeoutMs: 100 }, (a) => answers.push(a));
+  generation = 2;
+  connected = true;
+  loop.run({ deadlineMs: 2_000 });
+  assert.equal(js.messages("S").length, 1, "a restarted process does not send its predecessor's buffer");
+});

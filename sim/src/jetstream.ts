@@ -13,7 +13,11 @@
  *   lost is refused as a wrong sequence; the appender then looks at the record after its expected
  *   sequence (`messageAt`) to see whether it is its own.
  * - KV: revisions are per bucket and increase; `create` refuses an existing key; `update` is a
- *   compare-and-set on the key's revision.
+ *   compare-and-set on the key's revision. A watch reports the key's current value first and then
+ *   its later values, in revision order; a watcher that cannot be reached (partition, outage)
+ *   misses nothing but the intermediate values: once it can be reached it gets the newest one.
+ *   That is what a KV watch on a bucket keeping one revision per key gives, and all a lease
+ *   needs: watchers must never rely on seeing every revision.
  * Every callback runs exactly once: the answer or a timeout, never both.
  */
 import { assert } from "@antler/base";
@@ -28,6 +32,12 @@ export interface JetStreamFaults {
   readonly answerLossProbability: number;
   /** Probability that a request is lost before it reaches the server. */
   readonly requestLossProbability: number;
+  /**
+   * Probability that a request takes up to `stallMaxMs` to reach the server (TCP retransmission
+   * after a lost segment, a congested route): it still arrives, long after its caller gave up.
+   */
+  readonly stallProbability?: number;
+  readonly stallMaxMs?: number;
 }
 
 export const reliableJetStream: JetStreamFaults = {
@@ -66,6 +76,30 @@ export type KvWriteAnswer =
   | { readonly kind: "timeout" };
 export type KvGetAnswer = { readonly kind: "ok"; readonly entry: KvEntry | null } | { readonly kind: "timeout" };
 
+/** A running KV watch. */
+export interface KvWatch {
+  stop(): void;
+}
+
+/** The two services a client reaches separately (a partition can cut one and not the other). */
+export type JetStreamService = "stream" | "kv";
+
+/**
+ * How a client reaches a service now: "reachable"; "disconnected" (its connection to the NATS
+ * server is down: the client library buffers what it publishes and sends it once reconnected);
+ * "unrouted" (its server has no route to the service: requests are lost).
+ */
+export type Reach = "reachable" | "disconnected" | "unrouted";
+
+export interface JetStreamClients {
+  reach(client: string, service: JetStreamService): Reach;
+  /** Changes when the client process restarts: a dead process's buffered requests are never sent. */
+  generation(client: string): number;
+}
+
+/** How often a buffered request checks whether its client has reconnected. */
+const reconnectPollMs = 20;
+
 export interface AppendOptions {
   /** Refuse unless the stream's last sequence is this (0 = empty). Omitted: no fencing. */
   readonly expectedLastSeq?: number;
@@ -88,8 +122,23 @@ class StreamState {
 
 class BucketState {
   readonly entries = new Map<string, KvEntry>();
+  readonly watchers = new Set<Watcher>();
   revision = 0;
 }
+
+interface Watcher {
+  readonly from: string;
+  readonly key: string;
+  readonly onEntry: (entry: KvEntry) => void;
+  /** The newest revision handed to onEntry. */
+  delivered: number;
+  /** A delivery (or a retry of one) is scheduled. */
+  scheduled: boolean;
+  stopped: boolean;
+}
+
+/** How often a watch retries delivering to a watcher it cannot reach (the client's reconnect). */
+const watchRetryMs = 50;
 
 /** Observes every message stored, in order (the checkers' view of the durable log). */
 export type StoreObserver = (stream: string, message: StoredMessage) => void;
@@ -102,16 +151,27 @@ export class FakeJetStream {
   readonly #buckets = new Map<string, BucketState>();
   #unavailableUntilMs = 0;
   readonly #observers: StoreObserver[] = [];
-  readonly #reachable: (client: string) => boolean;
+  readonly #clients: JetStreamClients;
+  /** Watch deliveries draw their delays here, so that watches do not shift the other streams. */
+  readonly #watchPrng: Prng;
+  /** Stalls are drawn here, for the same reason. */
+  readonly #stallPrng: Prng;
   /** Scenario hook: answers for which this returns true are lost. */
   #dropAnswer: ((label: string) => boolean) | null = null;
 
-  /** `reachable(client)`: whether a client can talk to NATS now (partitions, crashed nodes). */
-  constructor(loop: EventLoop, prng: Prng, faults: JetStreamFaults = reliableJetStream, reachable: (client: string) => boolean = () => true) {
+  /** `clients`: how each client reaches the services now (partitions, crashed nodes). */
+  constructor(
+    loop: EventLoop,
+    prng: Prng,
+    faults: JetStreamFaults = reliableJetStream,
+    clients: JetStreamClients = { reach: () => "reachable", generation: () => 0 },
+  ) {
     this.#loop = loop;
     this.#prng = prng;
+    this.#watchPrng = prng.fork("watch");
+    this.#stallPrng = prng.fork("stall");
     this.#faults = faults;
-    this.#reachable = reachable;
+    this.#clients = clients;
   }
 
   setFaults(faults: JetStreamFaults): void {
@@ -168,6 +228,23 @@ export class FakeJetStream {
     this.#request(from, `kv.get ${bucket}/${key}`, timeoutMs, () => ({ kind: "ok" as const, entry: this.kvPeek(bucket, key) }), done);
   }
 
+  /**
+   * Reports the key's current value (if any) and every later one, in revision order, until
+   * stopped. Deliveries travel like answers (seeded delay) and wait while the watcher is cut off.
+   */
+  kvWatch(from: string, bucket: string, key: string, onEntry: (entry: KvEntry) => void): KvWatch {
+    const state = this.#bucket(bucket);
+    const watcher: Watcher = { from, key, onEntry, delivered: 0, scheduled: false, stopped: false };
+    state.watchers.add(watcher);
+    this.#pumpWatch(state, watcher);
+    return {
+      stop: () => {
+        watcher.stopped = true;
+        state.watchers.delete(watcher);
+      },
+    };
+  }
+
   // --- Server side: the instant a request takes effect (also the checkers' direct view) ---
 
   appendNow(stream: string, data: Uint8Array, options: Omit<AppendOptions, "timeoutMs">): Exclude<AppendAnswer, Timeout> {
@@ -196,6 +273,7 @@ export class FakeJetStream {
     if ((current?.revision ?? 0) !== expectedRevision) return { kind: "wrong-last-sequence" };
     state.revision++;
     state.entries.set(key, { value: value.slice(), revision: state.revision });
+    for (const watcher of state.watchers) if (watcher.key === key) this.#pumpWatch(state, watcher);
     return { kind: "ok", revision: state.revision };
   }
 
@@ -226,6 +304,34 @@ export class FakeJetStream {
     return state;
   }
 
+  /** Delivers the newest value of the watcher's key to it, once it can be reached. */
+  #pumpWatch(state: BucketState, watcher: Watcher): void {
+    if (watcher.scheduled || watcher.stopped) return;
+    const current = state.entries.get(watcher.key);
+    if (current === undefined || current.revision <= watcher.delivered) return;
+    watcher.scheduled = true;
+    const loop = this.#loop;
+    const delay = this.#watchPrng.int(this.#faults.delayMinMs, this.#faults.delayMaxMs);
+    loop.after(delay, `kv.watch ${watcher.key} -> ${watcher.from}`, () => {
+      watcher.scheduled = false;
+      if (watcher.stopped) return;
+      if (loop.nowMs < this.#unavailableUntilMs || this.#clients.reach(watcher.from, "kv") !== "reachable") {
+        watcher.scheduled = true;
+        loop.after(watchRetryMs, `kv.watch ${watcher.key} -> ${watcher.from} retry`, () => {
+          watcher.scheduled = false;
+          this.#pumpWatch(state, watcher);
+        });
+        return;
+      }
+      const newest = state.entries.get(watcher.key)!;
+      if (newest.revision <= watcher.delivered) return;
+      watcher.delivered = newest.revision;
+      watcher.onEntry(newest);
+      // Changed again while this delivery travelled: deliver the newer value too.
+      this.#pumpWatch(state, watcher);
+    });
+  }
+
   /**
    * One request/answer exchange. The effect happens at arrival; the caller gets exactly one
    * callback: the answer if it arrives within timeoutMs, else a timeout at the deadline.
@@ -243,16 +349,32 @@ export class FakeJetStream {
       done(answer);
     };
     const timer = loop.at(deadline, `${label} timeout`, () => finish(timeout));
-    const requestLost = this.#prng.chance(faults.requestLossProbability);
-    if (requestLost || !this.#reachable(from)) return;
-    loop.after(this.#delay(), `${label} arrives`, () => {
-      if (loop.nowMs < this.#unavailableUntilMs || !this.#reachable(from)) return;
-      const answer = serve();
-      if (this.#prng.chance(faults.answerLossProbability) || this.#dropAnswer?.(label) === true) return;
-      loop.after(this.#delay(), `${label} answer`, () => {
-        if (this.#reachable(from)) finish(answer);
+    const service: JetStreamService = label.startsWith("kv.") ? "kv" : "stream";
+    const reachable = (): boolean => this.#clients.reach(from, service) === "reachable";
+    const generation = this.#clients.generation(from);
+    const travel = (): void => {
+      const stalled = this.#stallPrng.chance(faults.stallProbability ?? 0);
+      const delay = stalled ? this.#stallPrng.int(this.#faults.delayMaxMs, faults.stallMaxMs ?? 2_000) : this.#delay();
+      loop.after(delay, `${label} arrives`, () => {
+        if (loop.nowMs < this.#unavailableUntilMs || !reachable()) return;
+        const answer = serve();
+        if (this.#prng.chance(faults.answerLossProbability) || this.#dropAnswer?.(label) === true) return;
+        loop.after(this.#delay(), `${label} answer`, () => {
+          if (reachable()) finish(answer);
+        });
       });
-    });
+    };
+    // A request published while disconnected waits in the client's reconnect buffer and goes out
+    // when the connection is back, even after its caller gave up waiting: the late append that
+    // only fencing stops. It dies with its process.
+    const whenConnected = (): void => {
+      if (this.#clients.generation(from) !== generation) return;
+      const reach = this.#clients.reach(from, service);
+      if (reach === "disconnected") loop.after(reconnectPollMs, `${label} buffered`, whenConnected);
+      else if (reach === "reachable") travel();
+    };
+    if (this.#prng.chance(faults.requestLossProbability)) return;
+    whenConnected();
   }
 
   #delay(): number {

@@ -23,10 +23,10 @@ test("without --seed the run draws one and prints it first", () => {
 });
 
 test("a failing seed prints the reason and the exact replay command, and exits 1", () => {
-  const run = sim("--seed", "1", "--steps", "400", "--variant", "reply-before-ack", "--direct");
+  const run = sim("--seed", "1", "--steps", "400", "--variant", "reply-before-ack", "--direct", "--hostile");
   assert.equal(run.code, 1);
   assert.match(run.stdout, /^FAIL seed=1: acknowledged .* is not durable/m);
-  assert.match(run.stdout, /^replay: npm run sim -- --seed 1 --steps 400 --variant reply-before-ack --direct$/m);
+  assert.match(run.stdout, /^replay: npm run sim -- --seed 1 --steps 400 --variant reply-before-ack --direct --hostile$/m);
 });
 
 test("bad arguments print the usage and exit 2", () => {

@@ -1,5 +1,5 @@
 /**
- * `npm run sim -- [--seed N] [--steps N] [--sweep K] [--variant NAME] [--direct] [--msgids per-thread|unique] [--model] [--trail]`
+ * `npm run sim -- [--seed N] [--steps N] [--sweep K] [--variant NAME] [--direct] [--hostile] [--msgids per-thread|unique] [--model] [--trail]`
  *
  * Runs the deterministic simulation. Without --seed it draws one and prints it first, so every
  * run can be replayed. --sweep K runs seeds N..N+K-1. A failure prints the seed, the reason and
@@ -8,13 +8,14 @@
 import { parseArgs } from "node:util";
 import { createPlacement } from "@antler/slots";
 import { drawSeed, seedMax } from "./prng.ts";
-import { runSimulation, type SimulationOptions } from "./simulation.ts";
+import { hostileSwarm, runSimulation, type SimulationOptions } from "./simulation.ts";
 import { variants, type VariantName } from "./variants.ts";
 
 const usage =
   `usage: npm run sim -- [--seed N] [--steps N] [--sweep K] [--variant ${Object.keys(variants).join("|")}] ` +
-  "[--direct] [--msgids per-thread|unique] [--model] [--trail]\n" +
+  "[--direct] [--hostile] [--msgids per-thread|unique] [--model] [--trail]\n" +
   "  --direct      clients send commands straight to the shard (no MooseFS codec, no gateway)\n" +
+  "  --hostile     the hostile swarm (3 replicas, a fault every 0.5 s) where the variants are hunted\n" +
   "  --msgids      per-thread (default): mounts reuse one msgid per worker thread, as mfsmount does;\n" +
   "                unique: a new msgid per request\n" +
   "  --model       the reference model as the state machine (tests the harness itself)\n" +
@@ -40,6 +41,7 @@ const options = {
   variant: { type: "string" },
   model: { type: "boolean", default: false },
   direct: { type: "boolean", default: false },
+  hostile: { type: "boolean", default: false },
   msgids: { type: "string" },
   trail: { type: "boolean", default: false },
   help: { type: "boolean", default: false },
@@ -74,6 +76,7 @@ async function main(): Promise<number> {
     variantName !== undefined ? ` --variant ${variantName}` : "",
     values.model ? " --model" : "",
     values.direct ? " --direct" : "",
+    values.hostile ? " --hostile" : "",
     values.msgids !== undefined ? ` --msgids ${msgids}` : "",
   ].join("");
 
@@ -86,13 +89,14 @@ async function main(): Promise<number> {
       variant: variantName === undefined ? undefined : variants[variantName],
       stateMachine: values.model ? "model" : "real",
       path: values.direct ? "direct" : "gateway",
+      ...(values.hostile ? { swarm: hostileSwarm } : {}),
       msgids,
       directorySlot: (parent, name) => placement.directorySlot(parent, name),
     };
     const result = runSimulation(options);
     const { stats } = result;
     const summary =
-      `${stats.opsAnswered}/${stats.opsIssued} ops answered${stats.doubleExecutions > 0 ? ` (${stats.doubleExecutions} re-sent and applied twice)` : ""}, ` +
+      `${stats.opsAnswered}/${stats.opsIssued} ops answered${stats.resendsOfApplied > 0 ? ` (${stats.resendsOfApplied} re-sent after being applied, ${stats.doubleExecutions} applied twice, ${stats.phantomApplies} failed yet applied by a retry)` : ""}, ` +
       `${stats.logRecords} log records, ${stats.events} events, ` +
       `${(stats.simulatedMs / 1000).toFixed(1)}s simulated; faults: ${stats.crashes} crashes, ${stats.partitions} partitions, ` +
       `${stats.pauses} pauses, ${stats.outages} JetStream outages; ${stats.swarm.replicas} replicas, ${stats.swarm.clients} clients`;

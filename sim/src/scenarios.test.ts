@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { reliableJetStream } from "./jetstream.ts";
 import { runSimulation, type SimulationOptions, type SimulationResult, type World } from "./simulation.ts";
+import { variants } from "./variants.ts";
 
 function scenario(script: (world: World) => void, extra: Partial<SimulationOptions> = {}): SimulationResult {
   return runSimulation({
@@ -66,7 +67,7 @@ test("shard: leader cut from JetStream (lease expires, a standby takes over; cli
   );
   assert.equal(result.failure, null);
   assert.ok(leaders(result).length >= 2);
-  assert.ok(result.trail.some((line) => /stepped down: lease/.test(line)), "the old leader gave up its lease");
+  assert.ok(result.trail.some((line) => /exits: lease/.test(line)), "the old leader ended itself when its lease ran out");
 });
 
 test("shard: every replica crashes at once and restarts (every acknowledged write survives)", () => {
@@ -110,4 +111,56 @@ test("gateway: crashes with requests in flight (mounts reconnect, resume their s
   assert.equal(result.failure, null);
   assert.ok(result.trail.some((line) => /lost its connection/.test(line)));
   assert.ok(!result.trail.some((line) => /reconnect refused/.test(line)), "sessions resume");
+});
+
+/** Crashes the gateway the moment the log stores a record, before any reply reaches a mount. */
+function crashGatewayOnStore(world: World): void {
+  at(world, 2_000, "arm the crash", () => {
+    let armed = true;
+    world.js.onStore(() => {
+      if (!armed) return;
+      armed = false;
+      world.history.note("script: gateway crashes right after a record was stored");
+      world.gateways[0]!.crash();
+      at(world, 300, "restart it", () => world.gateways[0]!.restart());
+    });
+  });
+}
+
+test("gateway: crashes after the shard logged a request, before the reply went out (the mount's re-send is answered from memory, not run twice)", () => {
+  const result = scenario(crashGatewayOnStore);
+  assert.equal(result.failure, null);
+  assert.ok(result.stats.resendsOfApplied >= 1, "a request that was already applied was re-sent");
+  assert.equal(result.stats.doubleExecutions, 0);
+  // Without the gateway marking re-sends, the same scenario applies one twice.
+  const broken = scenario(crashGatewayOnStore, { variant: variants["unmarked-resends"] });
+  assert.match(broken.failure ?? "", /took effect twice/);
+});
+
+test("shard: leader cut from the lease KV only (its lease runs out while the log still takes its appends; a standby takes over)", () => {
+  const result = scenario((world) =>
+    at(world, 3_000, "cut the leader from the KV", () => {
+      const leader = world.leader()!;
+      world.history.note(`script: cutting ${leader.id} from the lease KV`);
+      world.network.partition([leader.id], ["nats-kv"]);
+      at(world, 3_000, "heal", () => world.network.heal());
+    }),
+  );
+  assert.equal(result.failure, null);
+  assert.ok(leaders(result).length >= 2, "a standby took over");
+  assert.ok(result.trail.some((line) => /exits: lease/.test(line)), "the old leader ended itself when its lease ran out");
+});
+
+test("shard: leader cut from the log only (its appends go unanswered, it exits, a standby takes over)", () => {
+  const result = scenario((world) =>
+    at(world, 3_000, "cut the leader from the log", () => {
+      const leader = world.leader()!;
+      world.history.note(`script: cutting ${leader.id} from the log stream`);
+      world.network.partition([leader.id], ["nats-log"]);
+      at(world, 12_000, "heal", () => world.network.heal());
+    }),
+  );
+  assert.equal(result.failure, null);
+  assert.ok(leaders(result).length >= 2, "a standby took over");
+  assert.ok(result.trail.some((line) => /exits: append unanswered|exits: read barrier unanswered/.test(line)), "the old leader gave up on the log");
 });

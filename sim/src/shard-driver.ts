@@ -82,8 +82,14 @@ export interface DriverFaults {
   readonly replyBeforeAck?: boolean;
   /** Append without an expected sequence: a deposed leader's appends land. */
   readonly unfenced?: boolean;
-  /** Release reads at once when nothing is in flight (no read barrier). */
+  /**
+   * Release reads at once when nothing is in flight (no read barrier), trusting the lease guard:
+   * not a broken variant any more since the shell guards every reply with the lease, which has a
+   * margin before any standby may claim (sweep.test.ts shows it passes the hostile swarm).
+   */
   readonly noReadBarrier?: boolean;
+  /** A new leader takes the log's end as its position without applying what it had not read. */
+  readonly serveBeforeCatchUp?: boolean;
 }
 
 export interface DriverOptions {
@@ -307,6 +313,11 @@ export class ShardDriver<R> {
     if (token !== this.#readToken) return [];
     this.#readToken = 0;
     if (answer.kind === "timeout") return this.#role === "catching-up" ? [this.#read()] : [];
+    if (this.#role === "catching-up" && this.#options.faults?.serveBeforeCatchUp && answer.lastSeq > this.#logSeq) {
+      // Broken on purpose: "the end of the log is known, the rest will be read later".
+      this.#logSeq = answer.lastSeq;
+      this.#tainted = true;
+    }
     for (const record of answer.records) {
       if (record.seq <= this.#logSeq) continue;
       assert(record.seq === this.#logSeq + 1, `log gap: have ${this.#logSeq}, got ${record.seq}`);

@@ -5,14 +5,21 @@
  * takeover), answers metadata requests from the network, and can crash (losing everything in
  * memory) and restart (rebuilding from the log).
  *
- * The lease rules, as ARCHITECTURE §4 puts them: the holder renews every `renewMs`; a standby
- * that has seen the same revision for `leaseMs` on its own clock takes over with the next epoch;
- * a holder that could not renew for `leaseMs` stops leading. Clocks drift, so two replicas can
- * briefly both believe they lead: safety comes from the log's fencing, never from the lease.
+ * The lease decisions are the shard core's `Election`, the same code the shard server runs: the
+ * shell feeds it the key's values from a KV watch (plus a read at start and after every CAS that
+ * failed or got no answer, as the server's ElectionRunner does), the answers to its
+ * compare-and-set writes and a tick every `tickMs` of the node's monotonic clock, and carries out
+ * what it returns. As in the server (shard-process.ts), every append and every reply of a leader
+ * first checks that its lease has time left (the lease guard), and any end of leadership (lease
+ * lost or run out, a fenced append, a log it cannot reach) ends the process; the supervisor
+ * restarts it as a standby that replays the log. Clocks drift and processes pause, so two
+ * replicas can briefly both believe they lead: safety comes from the log's fencing.
  */
-import { decodeMessage, encodeMessage, type Command, type Ctx, type Result } from "@antler/ops";
+import { limits } from "@antler/base";
+import { decodeMessage, encodeMessage, type Command, type Ctx, type LeaseObservation, type LeaseRecord, type Result } from "@antler/ops";
+import { Election, isEarlierIncarnation, leaseHolderId, type ElectionAction } from "@antler/shard-core";
 import type { NodeClock } from "./clock.ts";
-import type { FakeJetStream } from "./jetstream.ts";
+import type { FakeJetStream, KvEntry, KvWatch, KvWriteAnswer } from "./jetstream.ts";
 import type { EventLoop } from "./loop.ts";
 import type { Network } from "./network.ts";
 import { ShardDriver, type DriverAction, type DriverFaults, type Execution, type StateMachine } from "./shard-driver.ts";
@@ -23,19 +30,32 @@ export type MetaMessage =
   | { readonly kind: "meta-reply"; readonly token: number; readonly result: Result; readonly execId: string };
 
 export interface ShardTiming {
+  /** A leader serves at most this long after sending its last successful renewal. */
   readonly leaseMs: number;
+  /** A standby that saw the lease key unchanged for this long claims it. */
+  readonly takeoverMs: number;
   readonly renewMs: number;
+  /** The election's tick. */
+  readonly tickMs: number;
+  readonly leaseOpTimeoutMs: number;
   readonly pollMs: number;
   readonly requestTimeoutMs: number;
   readonly appendRetriesMax: number;
+  /** The supervisor restarts a replica that exited after this long. */
+  readonly restartDelayMs: number;
 }
 
+/** The shard server's own lease timing (libs/base limits). */
 export const defaultShardTiming: ShardTiming = {
-  leaseMs: 1_000,
-  renewMs: 250,
+  leaseMs: limits.shardLeaseExpiryMs - limits.shardLeaseSelfFenceMarginMs,
+  takeoverMs: limits.shardLeaseExpiryMs,
+  renewMs: limits.shardLeaseRenewMs,
+  tickMs: limits.shardLeaseTickMs,
+  leaseOpTimeoutMs: limits.shardLeaseOpTimeoutMs,
   pollMs: 100,
   requestTimeoutMs: 300,
   appendRetriesMax: 30,
+  restartDelayMs: 200,
 };
 
 /** A request as the driver carries it: who asked, and their token. */
@@ -56,6 +76,8 @@ export interface ShardObserver {
 
 export interface ShardNodeOptions {
   readonly id: string;
+  /** The replica's slot name in lease holder ids (leaseReplicaName): stable across restarts. */
+  readonly replicaName: string;
   readonly stream: string;
   readonly leaseBucket: string;
   readonly leaseKey: string;
@@ -69,24 +91,15 @@ export interface ShardNodeOptions {
   readonly faults?: DriverFaults;
 }
 
-interface LeaseValue {
-  readonly holder: string;
-  readonly epoch: number;
-}
-
 export class ShardNode {
   readonly id: string;
   readonly #o: ShardNodeOptions;
   #incarnation = 0;
   #alive = false;
   #driver: ShardDriver<MetaRequestRef> | null = null;
-  /** Lease revision while this replica holds it (leads or is catching up to lead). */
-  #leaseRevision: number | null = null;
-  #leaseEpoch = 0;
-  #lastRenewedLocalMs = 0;
-  #leaseBusy = false;
-  #observedRevision = 0;
-  #observedSinceLocalMs = 0;
+  #election: Election | null = null;
+  #watch: KvWatch | null = null;
+  #casInFlight = false;
   #execCounter = 0;
   /** A stop-the-world pause (GC, VM freeze): nothing runs in this process until then. */
   #pausedUntilMs = 0;
@@ -110,8 +123,14 @@ export class ShardNode {
   /** One line for failure reports. */
   describe(): string {
     if (!this.#alive) return `${this.id}: down`;
-    const lease = this.#leaseRevision === null ? "no lease" : `lease rev ${this.#leaseRevision} epoch ${this.#leaseEpoch}`;
-    return `${this.id} (incarnation ${this.#incarnation}, ${lease}${this.#leaseBusy ? ", lease op in flight" : ""}): ${this.#driver!.describe()}`;
+    const election = this.#election!;
+    const lease = election.role === "leader" ? `lease epoch ${election.epoch}${election.isLeader(this.#leaseClockMs()) ? "" : " (run out)"}` : `lease ${election.role}`;
+    return `${this.id} (incarnation ${this.#incarnation}, ${lease}${this.#casInFlight ? ", lease CAS in flight" : ""}): ${this.#driver!.describe()}`;
+  }
+
+  /** Whether this process leads by its lease right now (role and time left, by its own clock). */
+  get holdsLease(): boolean {
+    return this.#alive && this.#election!.isLeader(this.#leaseClockMs());
   }
 
   start(): void {
@@ -125,9 +144,10 @@ export class ShardNode {
       appendRetriesMax: this.#o.timing.appendRetriesMax,
       faults: this.#o.faults,
     });
-    this.#leaseRevision = null;
-    this.#leaseBusy = false;
-    this.#observedRevision = 0;
+    this.#casInFlight = false;
+    const { leaseMs, takeoverMs, renewMs } = this.#o.timing;
+    const holder = leaseHolderId(this.#o.replicaName, String(this.#incarnation));
+    this.#election = new Election({ holder, leaseMs, takeoverMs, renewIntervalMs: renewMs, inheritsFrom: (other) => isEarlierIncarnation(holder, other) });
     const incarnation = this.#incarnation;
     const every = (periodMs: number, label: string, run: () => void): void => {
       const step = (): void =>
@@ -138,7 +158,8 @@ export class ShardNode {
         });
       this.#o.clock.after(periodMs, label, step);
     };
-    every(this.#o.timing.renewMs, `${this.id} lease`, () => this.#leaseTick());
+    this.#startWatch(incarnation);
+    every(this.#o.timing.tickMs, `${this.id} lease`, () => this.#lease((election, now) => election.tick(now)));
     every(this.#o.timing.pollMs, `${this.id} poll`, () => {
       const driver = this.#driver!;
       this.#run(driver.role === "leader" ? driver.tick(this.#o.clock.nowMs()) : driver.poll());
@@ -178,7 +199,38 @@ export class ShardNode {
     this.#alive = false;
     this.#incarnation++;
     this.#driver = null;
+    // A pause ends with the process: its successor starts running at once.
+    this.#pausedUntilMs = 0;
+    this.#watch?.stop();
+    this.#watch = null;
     this.#o.network.setDown(this.id, true);
+  }
+
+  /**
+   * The process ends itself, as the shard server does when its leadership ends (it exits and
+   * never replies again; replies for entries that are not durable must never go out), and the
+   * supervisor starts it again as a standby.
+   */
+  #exit(reason: string): void {
+    this.#o.observer.note(`${this.id} exits: ${reason}`);
+    this.crash();
+    this.#o.loop.after(this.#o.timing.restartDelayMs, `${this.id} supervisor restart`, () => {
+      if (this.#alive) return;
+      this.#o.observer.note(`${this.id} restarted by its supervisor`);
+      this.start();
+    });
+  }
+
+  /** The clock the lease is timed with: the node's monotonic clock (never stepped back). */
+  #leaseClockMs(): number {
+    return this.#o.clock.monotonicMs();
+  }
+
+  /** The lease guard: a leader appends and replies only while its lease has time left. */
+  #leaseAllows(): boolean {
+    if (this.#election!.isLeader(this.#leaseClockMs())) return true;
+    this.#exit("lease ran out while serving (paused or cut off from the lease store)");
+    return false;
   }
 
   #receive(from: string, message: MetaMessage): void {
@@ -194,6 +246,8 @@ export class ShardNode {
     const incarnation = this.#incarnation;
     const current = (): ShardDriver<MetaRequestRef> | null => (this.#incarnation === incarnation && this.#alive ? this.#driver : null);
     for (const action of actions) {
+      if (current() === null) return; // exited on an earlier action
+      if ((action.kind === "append" || action.kind === "last-seq" || action.kind === "reply") && !this.#leaseAllows()) return;
       switch (action.kind) {
         case "append":
           this.#o.observer.appendSent(this.id, action.msgId, action.writes);
@@ -223,9 +277,9 @@ export class ShardNode {
           break;
         }
         case "stepped-down":
-          this.#leaseRevision = null;
           this.#o.observer.steppedDown(this.id, action.reason);
-          break;
+          this.#exit(action.reason);
+          return;
         case "serving":
           this.#o.observer.serving(this.id, action.epoch, action.seq);
           break;
@@ -262,112 +316,76 @@ export class ShardNode {
     }));
   }
 
-  #leaseTick(): void {
-    if (this.#leaseBusy) return;
-    const { js, leaseBucket, leaseKey, timing, clock } = this.#o;
-    const incarnation = this.#incarnation;
-    const live = (): boolean => this.#incarnation === incarnation && this.#alive;
-    const startedLocalMs = clock.nowMs();
-    this.#leaseBusy = true;
-    const done = (): void => {
-      if (live()) this.#leaseBusy = false;
-    };
+  /** A watch on the lease key, and one read: a watch reports nothing while the key is absent. */
+  #startWatch(incarnation: number): void {
+    const { js, leaseBucket, leaseKey } = this.#o;
+    this.#watch = js.kvWatch(this.id, leaseBucket, leaseKey, this.#awake((entry: KvEntry) => this.#observe(incarnation, entry)));
+    this.#readLease(incarnation);
+  }
 
-    if (this.#leaseRevision !== null) {
-      const value = encodeLease({ holder: this.id, epoch: this.#leaseEpoch });
-      js.kvUpdate(this.id, leaseBucket, leaseKey, value, this.#leaseRevision, timing.requestTimeoutMs, this.#awake((answer) => {
-        done();
-        if (!live() || this.#leaseRevision === null) return;
-        if (answer.kind === "ok") {
-          this.#leaseRevision = answer.revision;
-          // Measured from when the renewal was sent: the lease is at least that fresh.
-          this.#lastRenewedLocalMs = startedLocalMs;
-        } else if (answer.kind === "wrong-last-sequence") {
-          this.#confirmLease(startedLocalMs);
-        } else if (clock.nowMs() - this.#lastRenewedLocalMs >= timing.leaseMs) {
-          this.#loseLease("lease not renewed in time");
-        }
-      }));
-      return;
+  /** Reads the lease key (retried until answered: a replica must learn whether it is absent). */
+  #readLease(incarnation: number): void {
+    const { js, leaseBucket, leaseKey, timing } = this.#o;
+    js.kvGet(this.id, leaseBucket, leaseKey, timing.leaseOpTimeoutMs, this.#awake((answer) => {
+      if (this.#incarnation !== incarnation || !this.#alive) return;
+      if (answer.kind === "ok") this.#observe(incarnation, answer.entry);
+      else this.#o.clock.after(timing.renewMs, `${this.id} lease read`, () => this.#whenAwake(() => this.#readLease(incarnation)));
+    }));
+  }
+
+  #observe(incarnation: number, entry: KvEntry | null): void {
+    if (this.#incarnation !== incarnation || !this.#alive) return;
+    const observation: LeaseObservation = entry === null ? { revision: 0, record: null } : { revision: entry.revision, record: decodeLease(entry.value) };
+    this.#lease((election, now) => election.onObserved(observation, now));
+  }
+
+  /** Runs one input through the election (with the node's monotonic clock) and carries out what it decides. */
+  #lease(input: (election: Election, nowMs: number) => readonly ElectionAction[]): void {
+    const election = this.#election;
+    if (!this.#alive || election === null) return;
+    const incarnation = this.#incarnation;
+    for (const action of input(election, this.#leaseClockMs())) {
+      if (this.#incarnation !== incarnation || !this.#alive) return;
+      switch (action.kind) {
+        case "cas":
+          this.#cas(election, action.record, action.expectedRevision);
+          break;
+        case "become-leader":
+          this.#run(this.#driver!.lead(action.epoch));
+          break;
+        case "step-down":
+          this.#o.observer.steppedDown(this.id, action.reason);
+          this.#exit(`lease: ${action.reason}`);
+          return;
+      }
     }
-
-    js.kvGet(this.id, leaseBucket, leaseKey, timing.requestTimeoutMs, this.#awake((answer) => {
-      done();
-      if (!live() || answer.kind !== "ok" || this.#leaseRevision !== null) return;
-      const entry = answer.entry;
-      if (entry === null) {
-        this.#claim(1, 0, startedLocalMs);
-        return;
-      }
-      if (entry.revision !== this.#observedRevision) {
-        this.#observedRevision = entry.revision;
-        this.#observedSinceLocalMs = clock.nowMs();
-        return;
-      }
-      if (clock.nowMs() - this.#observedSinceLocalMs >= timing.leaseMs) {
-        this.#claim(decodeLease(entry.value).epoch + 1, entry.revision, startedLocalMs);
-      }
-    }));
   }
 
-  /**
-   * A renewal was refused as stale. That happens when an earlier renewal took effect but its
-   * answer was lost, so look: if the key still names this holder and epoch, nobody took over and
-   * its revision is ours; otherwise the lease is gone.
-   */
-  #confirmLease(startedLocalMs: number): void {
+  #cas(election: Election, record: LeaseRecord, expectedRevision: number): void {
     const { js, leaseBucket, leaseKey, timing } = this.#o;
+    const value = encodeLease(record);
     const incarnation = this.#incarnation;
-    const epoch = this.#leaseEpoch;
-    this.#leaseBusy = true;
-    js.kvGet(this.id, leaseBucket, leaseKey, timing.requestTimeoutMs, this.#awake((answer) => {
-      if (this.#incarnation !== incarnation || !this.#alive) return;
-      this.#leaseBusy = false;
-      if (this.#leaseRevision === null || this.#leaseEpoch !== epoch) return;
-      if (answer.kind === "timeout") return; // try again at the next renewal
-      const current = answer.entry === null ? null : decodeLease(answer.entry.value);
-      if (answer.entry !== null && current?.holder === this.id && current.epoch === epoch) {
-        this.#leaseRevision = answer.entry.revision;
-        this.#lastRenewedLocalMs = startedLocalMs;
-        this.#o.observer.note(`${this.id} found its own lease renewal (its answer was lost)`);
-        return;
-      }
-      this.#loseLease("lease taken over");
-    }));
-  }
-
-  #claim(epoch: number, revision: number, startedLocalMs: number): void {
-    const { js, leaseBucket, leaseKey, timing } = this.#o;
-    const incarnation = this.#incarnation;
-    this.#leaseBusy = true;
-    const write = (done: (answer: import("./jetstream.ts").KvWriteAnswer) => void): void => {
-      const value = encodeLease({ holder: this.id, epoch });
-      if (revision === 0) js.kvCreate(this.id, leaseBucket, leaseKey, value, timing.requestTimeoutMs, done);
-      else js.kvUpdate(this.id, leaseBucket, leaseKey, value, revision, timing.requestTimeoutMs, done);
-    };
-    write(this.#awake((answer) => {
-      if (this.#incarnation !== incarnation || !this.#alive) return;
-      this.#leaseBusy = false;
-      if (answer.kind !== "ok") return;
-      this.#leaseRevision = answer.revision;
-      this.#leaseEpoch = epoch;
-      this.#lastRenewedLocalMs = startedLocalMs;
-      this.#run(this.#driver!.lead(epoch));
-    }));
-  }
-
-  #loseLease(reason: string): void {
-    this.#leaseRevision = null;
-    this.#run(this.#driver!.stepDown(reason));
+    this.#casInFlight = true;
+    const done = this.#awake((answer: KvWriteAnswer) => {
+      if (this.#election !== election || this.#incarnation !== incarnation || !this.#alive) return; // exited meanwhile
+      this.#casInFlight = false;
+      if (answer.kind === "timeout") this.#lease((e, now) => e.onCasError(now));
+      else this.#lease((e, now) => e.onCasResult(answer.kind === "ok" ? answer.revision : null, now));
+      // After a CAS that failed or got no answer, read the key (as ElectionRunner): the election may
+      // wait to learn whether its write happened, and the read keeps it right if the watch stalls.
+      if (answer.kind !== "ok") this.#readLease(incarnation);
+    });
+    if (expectedRevision === 0) js.kvCreate(this.id, leaseBucket, leaseKey, value, timing.leaseOpTimeoutMs, done);
+    else js.kvUpdate(this.id, leaseBucket, leaseKey, value, expectedRevision, timing.leaseOpTimeoutMs, done);
   }
 }
 
-function encodeLease(value: LeaseValue): Uint8Array {
-  return encodeMessage(value);
+function encodeLease(record: LeaseRecord): Uint8Array {
+  return encodeMessage(record);
 }
 
-export function decodeLease(bytes: Uint8Array): LeaseValue {
-  const value = decodeMessage(bytes) as Partial<LeaseValue>;
-  if (typeof value.holder !== "string" || typeof value.epoch !== "number") throw new Error("malformed lease value");
-  return { holder: value.holder, epoch: value.epoch };
+export function decodeLease(bytes: Uint8Array): LeaseRecord {
+  const value = decodeMessage(bytes) as Partial<LeaseRecord>;
+  if (typeof value.holder !== "string" || typeof value.epoch !== "number" || typeof value.renewals !== "number") throw new Error("malformed lease value");
+  return { holder: value.holder, epoch: value.epoch, renewals: value.renewals };
 }

@@ -4,9 +4,9 @@
  * checkers along the way and at the end. The result is a pure function of the options.
  */
 import { limits } from "@antler/base";
-import { shardLogStream } from "@antler/ops";
-import { createStateMachine } from "@antler/shard-core";
-import { checkAcknowledged, checkLinearizable, checkLog, checkNamespace, findDoubleExecutions } from "./checkers.ts";
+import { leaseBucket, shardLeaseKey, shardLogStream } from "@antler/ops";
+import { createStateMachine, leaseReplicaName } from "@antler/shard-core";
+import { checkAcknowledged, checkLinearizable, checkLog, checkNamespace, checkServing, findResendsOfApplied } from "./checkers.ts";
 import { NodeClock } from "./clock.ts";
 import { MountClient } from "./client.ts";
 import { defaultClientTiming, DirectClient } from "./direct-client.ts";
@@ -18,15 +18,16 @@ import { EventLoop } from "./loop.ts";
 import { createModelStateMachine } from "./model-state-machine.ts";
 import { Network, type NetworkFaults } from "./network.ts";
 import { Prng } from "./prng.ts";
-import { decodeRecord, type DriverFaults, type StateMachine } from "./shard-driver.ts";
+import { decodeRecord, type StateMachine } from "./shard-driver.ts";
 import { defaultShardTiming, ShardNode, type MetaMessage } from "./shard-node.ts";
+import type { VariantFaults } from "./variants.ts";
 
 export interface SimulationOptions {
   readonly seed: number;
   /** Client operations issued in the safety phase, over all clients. */
   readonly steps: number;
-  /** Deliberately broken driver variants (to prove the checkers catch them). */
-  readonly variant?: DriverFaults;
+  /** Deliberately broken variants of the shard driver or the gateway (to prove the checkers catch them). */
+  readonly variant?: VariantFaults;
   /** "real": shard-core's state machine; "model": the reference model as a stand-in. */
   readonly stateMachine?: "real" | "model";
   /** Lines of the event trail kept for the report (default 30). */
@@ -52,8 +53,12 @@ export interface SimulationResult {
     readonly logRecords: number;
     readonly opsIssued: number;
     readonly opsAnswered: number;
-    /** Re-sent mutating requests that took effect twice (see findDoubleExecutions). */
+    /** Mutating requests re-sent after a reconnect although already applied (see findResendsOfApplied). */
+    readonly resendsOfApplied: number;
+    /** Of those, the ones that took effect twice (a failure). */
     readonly doubleExecutions: number;
+    /** Of those, the ones answered with a failure although a retry of theirs took effect (reported). */
+    readonly phantomApplies: number;
     readonly crashes: number;
     readonly partitions: number;
     readonly outages: number;
@@ -95,7 +100,7 @@ export interface World {
 }
 
 export function drawSwarm(prng: Prng): Swarm {
-  return {
+  const swarm: Swarm = {
     replicas: prng.pick([1, 2, 3, 3]),
     clients: prng.int(1, 5),
     gateways: prng.int(1, 2),
@@ -116,11 +121,26 @@ export function drawSwarm(prng: Prng): Swarm {
     clockDriftMax: prng.pick([0, 0.01, 0.05]),
     trashTimeSeconds: prng.pick([limits.trashTimeDefaultSeconds, 3_600, 0]),
   };
+  // Drawn after the rest, so that adding it left every other draw of a seed as it was.
+  const stallProbability = prng.pick([0, 0, 0.001, 0.01]);
+  return { ...swarm, jetstream: { ...swarm.jetstream, stallProbability, stallMaxMs: 2_000 } };
 }
 
 const shardStream = shardLogStream(0);
-const leaseBucket = "antler-leases";
-const leaseKey = "shard-0";
+const leaseKey = shardLeaseKey(0);
+
+/**
+ * A swarm where failovers happen in every seed (three replicas, a fault every half second,
+ * drifting clocks): where the broken variants are hunted (`npm run sim -- --hostile`).
+ */
+export const hostileSwarm = {
+  replicas: 3,
+  faultMeanIntervalMs: 500,
+  clockDriftMax: 0.05,
+  clients: 4,
+  threads: 3,
+  jetstream: { delayMinMs: 0, delayMaxMs: 10, answerLossProbability: 0.02, requestLossProbability: 0.005, stallProbability: 0.01, stallMaxMs: 2_000 },
+} as const satisfies Partial<Swarm>;
 
 /**
  * The slot of a new directory. Production hashes with BLAKE3 (libs/slots, asynchronous to set
@@ -161,8 +181,15 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
     options.stateMachine === "model" ? createModelStateMachine : realStateMachine(options.directorySlot ?? fnvDirectorySlot, swarm.trashTimeSeconds);
 
   const network = new Network<MetaMessage>(loop, root.fork("network"), swarm.network);
-  network.register("nats", () => {});
-  const js = new FakeJetStream(loop, root.fork("jetstream"), swarm.jetstream, (client) => network.connected(client, "nats"));
+  // The NATS server a node connects to ("nats"), and behind it the stream leader ("nats-log") and
+  // the KV's ("nats-kv"), which a partition can cut separately.
+  for (const node of ["nats", "nats-log", "nats-kv"]) network.register(node, () => {});
+  const replicaIncarnation = new Map<string, () => number>();
+  const js = new FakeJetStream(loop, root.fork("jetstream"), swarm.jetstream, {
+    reach: (client, service) =>
+      !network.connected(client, "nats") ? "disconnected" : network.connected(client, service === "kv" ? "nats-kv" : "nats-log") ? "reachable" : "unrouted",
+    generation: (client) => replicaIncarnation.get(client)?.() ?? 0,
+  });
 
   let failure: string | null = null;
   const fail = (reason: string | null): void => {
@@ -186,9 +213,10 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
   const clockPrng = root.fork("clocks");
   const replicaIds = Array.from({ length: swarm.replicas }, (_, i) => `shard0-r${i}`);
   const replicas = replicaIds.map(
-    (id) =>
+    (id, index) =>
       new ShardNode({
         id,
+        replicaName: leaseReplicaName(0, index),
         stream: shardStream,
         leaseBucket,
         leaseKey,
@@ -202,7 +230,10 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
         faults: options.variant,
       }),
   );
-  for (const replica of replicas) replica.start();
+  for (const replica of replicas) {
+    replicaIncarnation.set(replica.id, () => replica.incarnation);
+    replica.start();
+  }
 
   const workload = root.fork("workload");
   const replyExecs: ReplyExecs = new Map();
@@ -224,6 +255,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
               replyExecs,
               metaId: 0x5eed_5eedn,
               callAttemptTimeoutMs: 500,
+              unmarkedResends: options.variant?.unmarkedResends ?? false,
             }),
         );
   const clients: SimClient[] = Array.from({ length: swarm.clients }, (_, i) =>
@@ -264,7 +296,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
   options.script?.({ loop, replicas, gateways, network, js, history, leader: () => replicas.find((r) => r.alive && r.driver?.role === "leader") });
 
   const periodicChecks = (): void => {
-    fail(checkLog(history) ?? checkNamespace(checkerSm, null));
+    fail(checkLog(history) ?? checkServing(history) ?? checkNamespace(checkerSm, null));
   };
 
   const allDone = (): boolean => clients.every((c) => c.remaining === 0 && !c.busy);
@@ -296,6 +328,14 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
   js.setFaults({ ...swarm.jetstream, answerLossProbability: 0, requestLossProbability: 0 });
   for (const replica of replicas) if (!replica.alive) replica.start();
   for (const gateway of gateways) if (!gateway.alive) gateway.restart();
+  // A leader is elected and serving within a bounded time: the lease takeover, a restart and
+  // the catch-up take well under a second each.
+  const serving = (): boolean => replicas.some((r) => r.alive && r.driver?.role === "leader" && r.holdsLease);
+  const electionBoundMs = 10_000;
+  runUntil(serving, loop.nowMs + electionBoundMs);
+  if (failure === null && !serving()) {
+    fail(`liveness: no replica serves ${electionBoundMs / 1000}s after the cluster was healed; replicas: ${replicas.map((r) => r.describe()).join("; ")}`);
+  }
   const livenessDeadline = loop.nowMs + 60_000;
   runUntil(allDone, livenessDeadline);
   if (failure === null && !allDone()) {
@@ -306,7 +346,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
   // Every replica catches up with the log; then all of them must hold the very same state as the
   // checkers' replica, byte for byte: live execution and replay are one function.
   if (failure === null) {
-    const caughtUp = (): boolean => replicas.every((r) => r.driver!.logSeq === history.log.length && r.driver!.inFlight === null);
+    const caughtUp = (): boolean => replicas.every((r) => r.driver !== null && r.driver.logSeq === history.log.length && r.driver.inFlight === null);
     runUntil(caughtUp, loop.nowMs + 10_000);
     if (failure === null && !caughtUp()) fail(`liveness: replicas did not catch up with the log (${history.log.length}): ${replicas.map((r) => r.describe()).join("; ")}`);
     fail(checkReplicasAgree(checkerSm, replicas));
@@ -322,6 +362,9 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
     });
     fail(linearizability ?? checkNamespace(checkerSm, model));
   }
+  const resends = findResendsOfApplied(history);
+  const doubled = resends.filter((r) => r.outcome === "doubled");
+  if (doubled.length > 0) fail(`a re-sent request took effect twice (${doubled.length} in all): ${doubled[0]!.text}`);
 
   return {
     seed: options.seed,
@@ -332,7 +375,9 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
       logRecords: history.log.length,
       opsIssued: history.ops.length,
       opsAnswered: history.ops.filter((op) => op.execId !== undefined).length,
-      doubleExecutions: findDoubleExecutions(history).length,
+      resendsOfApplied: resends.length,
+      doubleExecutions: doubled.length,
+      phantomApplies: resends.filter((r) => r.outcome === "phantom").length,
       ...faults.counts,
       swarm,
     },

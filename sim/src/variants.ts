@@ -1,17 +1,25 @@
 /**
- * Deliberately broken versions of the shard leader, selected with --variant. Each one breaks a
+ * Deliberately broken versions of the shard leader (and one of the gateway), selected with --variant. Each one breaks a
  * rule the design depends on; sweep.test.ts proves that the checkers catch every one of them
  * within a bounded number of seeds. A checker that never fails proves nothing.
  */
 import type { DriverFaults } from "./shard-driver.ts";
+
+/** The faults a variant can break in: the shard leader's driver, or the gateway. */
+export interface VariantFaults extends DriverFaults {
+  /** The gateway sends a re-sent packet without Ctx.maybeResend (as before the re-send fix). */
+  readonly unmarkedResends?: boolean;
+}
 
 export const variants = {
   /** Replies as soon as a command is executed, before its entry is in the log. */
   "reply-before-ack": { replyBeforeAck: true },
   /** Appends without an expected last sequence: a deposed leader's appends land. */
   unfenced: { unfenced: true },
-  /** Releases reads without a read barrier (as a leader that trusts its lease blindly). */
-  "no-read-barrier": { noReadBarrier: true },
-} as const satisfies Record<string, DriverFaults>;
+  /** A standby that won the lease serves before it has applied the log to its end. */
+  "serve-before-catch-up": { serveBeforeCatchUp: true },
+  /** A packet mfsmount re-sends after reconnecting runs again (a re-sent mkdir answers EEXIST). */
+  "unmarked-resends": { unmarkedResends: true },
+} as const satisfies Record<string, VariantFaults>;
 
 export type VariantName = keyof typeof variants;
