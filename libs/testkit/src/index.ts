@@ -1,7 +1,7 @@
 export { seededRandom } from "./prng.ts";
 export {
   createNetns, findExecutable, freePort, isRoot, natsServerBinary, NetnsError, redisServerBinary,
-  ServerStartError, startNatsServer, startRedis, withNetns,
+  ServerStartError, startNatsServer, startRedis, startTicksOf, withNetns,
 } from "./processes.ts";
 export type {
   ManagedServer, NatsServerHandle, NatsServerOptions, Netns, RedisHandle, RedisOptions,

@@ -15,7 +15,7 @@ import { spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { jetStreamApi } from "./nats-request.ts";
-import { freePort, natsServerBinary, ServerStartError } from "./processes.ts";
+import { freePort, natsServerBinary, ServerStartError, startTicksOf } from "./processes.ts";
 
 export interface NatsClusterOptions {
   /** Parent directory of the nodes' directories. Created if missing. */
@@ -54,16 +54,6 @@ export interface NatsClusterHandle {
 const defaultReadyTimeoutMs = 30_000;
 const pollMs = 50;
 
-function startTicksOf(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (fields[0] === "Z" || fields[0] === "X") return undefined;
-    return Number(fields[19]);
-  } catch {
-    return undefined;
-  }
-}
 
 const liveProcesses = new Set<{ pid: number; ticks: number | undefined }>();
 let exitHookInstalled = false;

@@ -138,7 +138,7 @@ function onExit(cleanup: () => void): () => void {
 // --- processes -----------------------------------------------------------------------------------
 
 /** Start time in clock ticks of a live, non-zombie process (guards against PID reuse). */
-function startTicksOf(pid: number): number | undefined {
+export function startTicksOf(pid: number): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");

@@ -14,6 +14,7 @@ import { registerCleanup, runSync, stopPidSync, type CleanupHandle } from "./cle
 import type { StreamPlacement } from "./fault-nats-query.ts";
 import type { Netns } from "./netns.ts";
 import { describeFailure, waitFor } from "./proc.ts";
+import { startTicksOf } from "@antler/testkit";
 
 export type Profile = "minimal" | "ha";
 
@@ -240,17 +241,6 @@ export class FaultAntler {
   }
 }
 
-/** Start time (clock ticks since boot) of a live, non-zombie process, or undefined. */
-function startTicksOf(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (fields[0] === "Z" || fields[0] === "X") return undefined;
-    return Number(fields[19]);
-  } catch {
-    return undefined;
-  }
-}
 
 /** The query server (fault-nats-query.ts) inside the namespace: one JSON line per query. */
 class QueryClient {
