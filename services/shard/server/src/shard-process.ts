@@ -81,6 +81,11 @@ function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback?: number): nu
   return Number(text);
 }
 
+/** A sortable incarnation: start time then pid, fixed width, so a later start sorts after (holder.ts). */
+function incarnationOf(startMs: number, pid: number): string {
+  return `${startMs.toString(36).padStart(10, "0")}.${pid.toString().padStart(7, "0")}`;
+}
+
 /** A quorum journal is three servers: two acknowledgements commit, one may be lost. */
 const quorumJournalServers = 3;
 
@@ -224,7 +229,7 @@ export async function runShardProcess<E>(createStateMachine: StateMachineFactory
     };
     await follow();
 
-    const holder = leaseHolderId(leaseReplicaName(config.shardId, config.replicaId), `${process.pid}-${Date.now().toString(36)}`);
+    const holder = leaseHolderId(leaseReplicaName(config.shardId, config.replicaId), incarnationOf(Date.now(), process.pid));
     const election = new Election({
       holder,
       leaseMs: config.lease.expiryMs - config.lease.selfFenceMarginMs,

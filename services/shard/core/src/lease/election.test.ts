@@ -97,6 +97,16 @@ test("a released key or one held by an earlier incarnation of ourselves is claim
   assert.deepEqual(restarted.onObserved(seen(3, { holder: "s0.r1/p1", epoch: 2, renewals: 9 }), 0), [cas({ holder: "s0.r1/p2", epoch: 3, renewals: 0 }, 3)]);
   const other = election("s0.r2/p1", { inheritsFrom: (holder) => isEarlierIncarnation("s0.r2/p1", holder) });
   assert.deepEqual(other.onObserved(seen(3, { holder: "s0.r1/p1", epoch: 2, renewals: 9 }), 0), [], "another replica's lease is not inherited");
+  const earlier = election("s0.r1/p1", { inheritsFrom: (holder) => isEarlierIncarnation("s0.r1/p1", holder) });
+  assert.deepEqual(earlier.onObserved(seen(4, { holder: "s0.r1/p2", epoch: 3, renewals: 0 }), 0), [], "a later incarnation's lease is not taken back");
+});
+
+test("incarnations order by length, then characters: two live processes of one replica never take turns", () => {
+  assert.equal(isEarlierIncarnation("s0.r1/10", "s0.r1/9"), true);
+  assert.equal(isEarlierIncarnation("s0.r1/9", "s0.r1/10"), false);
+  assert.equal(isEarlierIncarnation("s0.r1/b", "s0.r1/a"), true);
+  assert.equal(isEarlierIncarnation("s0.r1/a", "s0.r1/b"), false);
+  assert.equal(isEarlierIncarnation("s0.r1/a", "s0.r1/a"), false);
 });
 
 test("a lost race leaves the standby waiting for the winner's record", () => {

@@ -22,7 +22,17 @@ export function leaseHolderReplica(holder: string): string | null {
   return slash <= 0 || slash === holder.length - 1 ? null : holder.slice(0, slash);
 }
 
-/** Whether `holder` is another incarnation of the replica that `self` belongs to. */
+/**
+ * Whether `holder` is an EARLIER incarnation of the replica that `self` belongs to. Incarnations
+ * order by length, then by their characters, so callers make them sortable by start (a counter,
+ * or a fixed-width start time). Only earlier ones are inherited: two live processes of one replica
+ * (a restart while the old one is stuck) must not take the lease from each other in turn - the
+ * later one wins once and the earlier one, when it wakes, finds the lease gone.
+ */
 export function isEarlierIncarnation(self: string, holder: string): boolean {
-  return holder !== self && leaseHolderReplica(holder) !== null && leaseHolderReplica(holder) === leaseHolderReplica(self);
+  const replica = leaseHolderReplica(holder);
+  if (holder === self || replica === null || replica !== leaseHolderReplica(self)) return false;
+  const mine = self.slice(self.lastIndexOf("/") + 1);
+  const theirs = holder.slice(holder.lastIndexOf("/") + 1);
+  return theirs.length < mine.length || (theirs.length === mine.length && theirs < mine);
 }
