@@ -218,3 +218,27 @@ export const routerLeaderSuspectMs = 200;
 export const routerTakeoverGraceMs = 300;
 /** A checked forward waits this long for the shard's reply before giving up (the gateway hedges anyway). */
 export const routerCheckedForwardTimeoutMs = 2_000;
+
+// Cross-shard transactions (@antler/ops txn.ts; services/router coordinator, services/shard).
+/**
+ * A participant holding a prepared transaction this long without a commit or abort resolves it
+ * itself from the decision bucket (absent: it writes "abort"). Far above a healthy transaction
+ * (a few ms), below the client's patience.
+ */
+export const txResolveAfterMs = 2_000;
+/** How often a shard leader looks for prepared transactions to resolve. */
+export const txResolveIntervalMs = 500;
+/** A request blocked by a prepared transaction's lock (TXLOCKED) is re-executed after this long... */
+export const txLockedRetryMs = 5;
+/** ...and gets EAGAIN after this long in all (the transaction is then being resolved). */
+export const txLockedWaitMaxMs = 10_000;
+/** Attempts of one coordinated operation whose prepares conflict (TXLOCKED) before the client gets EAGAIN. */
+export const txAttemptsMax = 20;
+/** Random backoff between conflicting attempts: up to this × attempt number. */
+export const txConflictBackoffMs = 5;
+/** Per-call timeout of the coordinator's requests to a shard (the shard retries within its failover). */
+export const txShardCallTimeoutMs = 5_000;
+/** Ancestors a directory move may walk before it gives up (deeper trees: ELOOP-like EINVAL). */
+export const txAncestryDepthMax = 10_000;
+/** Nodes per fsck page (one fsckdump reply). */
+export const fsckPageNodesMax = 2_000;

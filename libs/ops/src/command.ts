@@ -13,6 +13,7 @@
  * - 64-bit quantities that can exceed 2^53 (lock owners and ranges) are bigint.
  */
 import type { Name } from "./names.ts";
+import type { TxPart } from "./txn.ts";
 
 /** SESFLAG_* bits of a session (REGISTER reply). */
 export const SessionFlag = {
@@ -261,7 +262,22 @@ export type Command =
    * A chunkserver (re)started registering: forget every copy it had reported (it reports them all
    * again). Goes to every shard.
    */
-  | { readonly kind: "chunkserverreset"; readonly csid: number };
+  | { readonly kind: "chunkserverreset"; readonly csid: number }
+  // --- Cross-shard transactions (txn.ts): sent by the coordinator straight to one shard. ---
+  /** Facts about `inode` (and, for a directory, its entry `name`) for planning. Read-only. */
+  | { readonly kind: "txinspect"; readonly inode: number; readonly name?: Name }
+  /**
+   * Validate and log the parts of transaction `txid` this shard owns, with their locks.
+   * `slot`: a slot of this shard the coordinator routed by (a shard not owning it answers MOVED).
+   * `requestId` of the client request: remembered so a retry is recognised as decided by `txid`.
+   */
+  | { readonly kind: "txprepare"; readonly slot: number; readonly txid: string; readonly parts: readonly TxPart[]; readonly clientRequestId: string }
+  /** Apply the prepared parts of `txid` (idempotent: a commit of a committed txid answers OK). */
+  | { readonly kind: "txcommit"; readonly slot: number; readonly txid: string; readonly newInode?: number }
+  /** Drop the prepared parts of `txid` and its locks (idempotent; unknown txid: OK). */
+  | { readonly kind: "txabort"; readonly slot: number; readonly txid: string }
+  /** One page of this shard's namespace for fsck: nodes with inode > afterInode, at most `max`. Read-only. */
+  | { readonly kind: "fsckdump"; readonly slot: number; readonly afterInode: number; readonly max: number };
 
 /** chunkopflags of READ_CHUNK / WRITE_CHUNK / WRITE_CHUNK_END. */
 export const ChunkOpFlag = { CAN_MODTIME: 0x01, CONTINUE_OP: 0x02, CAN_USE_RESERVE_SPACE: 0x04 } as const;
@@ -288,4 +304,6 @@ export const readOnlyKinds: ReadonlySet<CommandKind> = new Set<CommandKind>([
   "readchunk",
   "checkfile",
   "checkchunk",
+  "txinspect",
+  "fsckdump",
 ]);

@@ -54,3 +54,18 @@ export {
   type MetaRequest,
 } from "./transport.ts";
 export { leaseBucket, shardLeaseKey, type LeaseObservation, type LeaseRecord } from "./lease.ts";
+export {
+  coordinatorLeaseKey,
+  coordinatorSubject,
+  txDecisionKey,
+  txidOf,
+  txnBucket,
+  type CoordinatedKind,
+  type FsckNode,
+  type NewNodeCommand,
+  type NewNodeSpec,
+  type NodeFacts,
+  type TxDecision,
+  type TxPart,
+  type TxPartOutput,
+} from "./txn.ts";

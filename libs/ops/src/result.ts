@@ -6,6 +6,7 @@ import type { Attr } from "./attr.ts";
 import type { Acl, CommandKind } from "./command.ts";
 import type { Name } from "./names.ts";
 import type { ErrorStatus } from "./status.ts";
+import type { FsckNode, NodeFacts, TxPartOutput } from "./txn.ts";
 
 export interface Failure {
   readonly status: ErrorStatus;
@@ -111,6 +112,22 @@ export interface Payloads {
   chunkscopies: Record<never, never>;
   chunksgone: Record<never, never>;
   chunkserverreset: Record<never, never>;
+  /** `node` null: no such inode here. `entry`: the entry `name` of the directory (null: none). */
+  txinspect: {
+    readonly node: NodeFacts | null;
+    readonly entry?: { readonly inode: number; readonly type: number } | null;
+  };
+  /** Outputs of the parts, in order. */
+  txprepare: { readonly outputs: readonly TxPartOutput[] };
+  /** Outputs of the parts, in order (empty when the commit was a repeat). */
+  txcommit: { readonly outputs: readonly TxPartOutput[] };
+  txabort: Record<never, never>;
+  /**
+   * `problems`: what the shard found wrong inside itself (chunk reference counts, entries naming
+   * missing local nodes, edges without their entry, …), first page only; `next`: afterInode of
+   * the next page, null after the last; `prepared`: transactions prepared and undecided now.
+   */
+  fsckdump: { readonly nodes: readonly FsckNode[]; readonly problems: readonly string[]; readonly next: number | null; readonly prepared: readonly string[] };
 }
 
 /** Where a chunk lives (READ_CHUNK / WRITE_CHUNK). chunkId 0n = no chunk at that index (reads: zeros). */

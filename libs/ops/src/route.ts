@@ -18,6 +18,10 @@ export function routeOf(cmd: Command): Route {
       return "all";
     case "chunkscopies":
     case "chunksgone":
+    case "txprepare":
+    case "txcommit":
+    case "txabort":
+    case "fsckdump":
       return { slot: cmd.slot };
     case "lookup":
     case "symlink":

@@ -57,6 +57,12 @@ export const Status = {
   CLASSLIMITREACH: 51,
   NOSUCHCLASS: 52,
   CLASSINUSE: 53,
+  // --- Internal statuses: between services only, never sent to a client (the gateway turns
+  // --- one that reaches it into EAGAIN after its retries).
+  /** The shard does not own the request's slot (stale shard map): the sender retries with the new map. */
+  MOVED: 250,
+  /** A prepared cross-shard transaction holds an inode the request needs: retry shortly. */
+  TXLOCKED: 251,
 } as const;
 export type Status = (typeof Status)[keyof typeof Status];
 /** A status other than OK. */

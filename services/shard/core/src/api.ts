@@ -18,7 +18,7 @@
  *
  * Nothing here reads a clock or a random source: time comes in as `nowMs`.
  */
-import type { ChunkOpCommand, Command, Ctx, Result } from "@antler/ops";
+import type { Attr, ChunkOpCommand, Command, Ctx, Result } from "@antler/ops";
 import type { LogEntry } from "./log-entry.ts";
 
 /**
@@ -45,6 +45,27 @@ export interface Execution {
    * with the first attempt's final result.
    */
   readonly chunkWork?: ChunkWork;
+  /**
+   * Present when this shard cannot answer the command alone (it spans shards: @antler/ops
+   * txn.ts): the shell passes the unchanged request to the coordinator (coordinatorSubject, same
+   * reply inbox and headers) and answers nothing itself. `result` and `entry` are then
+   * { status: OK } and null.
+   */
+  readonly forward?: "coordinator";
+  /**
+   * Present when the answer names nodes of other shards whose attributes only their shards know
+   * (LOOKUP of a remote entry, READDIR with attributes, ".." of a directory whose parent is
+   * remote). The shell asks each inode's shard for GETATTR with the request's ctx (through the
+   * routers) and answers `complete(attrs)` instead of `result` (a missing inode: null; the
+   * completion decides what that means, e.g. ENOENT for a lookup, the entry left out of a
+   * readdir). `entry` is null for these (they are reads).
+   */
+  readonly remote?: RemoteAttrs;
+}
+
+export interface RemoteAttrs {
+  readonly inodes: readonly number[];
+  complete(attrs: ReadonlyMap<number, Attr | null>): Result;
 }
 
 /** One chunkserver command a shard decided; see ChunkOpCommand in @antler/ops. */

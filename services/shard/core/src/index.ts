@@ -11,6 +11,7 @@ export type {
   Execution,
   LogEntry,
   MetadataStateMachine,
+  RemoteAttrs,
 } from "./api.ts";
 export { createStateMachine, type StateMachineOptions } from "./machine.ts";
 export { LogDecodeError, ReplayMismatchError } from "./errors.ts";
