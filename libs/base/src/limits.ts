@@ -242,3 +242,5 @@ export const txShardCallTimeoutMs = 5_000;
 export const txAncestryDepthMax = 10_000;
 /** Nodes per fsck page (one fsckdump reply). */
 export const fsckPageNodesMax = 2_000;
+/** Window over which a shard leader reports its requests per second (`antler status`). */
+export const shardStatsWindowMs = 10_000;

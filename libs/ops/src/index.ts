@@ -48,6 +48,8 @@ export {
   shardLogSubject,
   shardMapKey,
   shardRequestSubject,
+  shardStatsSubject,
+  type ShardStats,
   type ChunkOpCommand,
   type ChunkOpReply,
   type ChunkOpRequest,

@@ -109,3 +109,25 @@ export interface MetaRequest {
   readonly ctx: import("./command.ts").Ctx;
   readonly cmd: import("./command.ts").Command;
 }
+
+/** A shard leader's live figures (`antler status`): request/reply, empty request, ShardStats reply. */
+export function shardStatsSubject(shardId: number): string {
+  return `antler.shard.${shardId}.stats`;
+}
+
+export interface ShardStats {
+  readonly shardId: number;
+  /** Slots this shard owns. */
+  readonly slots: number;
+  readonly inodes: number;
+  readonly dirs: number;
+  readonly files: number;
+  /** Requests answered per second, averaged over the last limits.shardStatsWindowMs. */
+  readonly opsPerSec: number;
+  /** Requests passed to the coordinator since start (cross-shard operations and their retries). */
+  readonly forwarded: number;
+  /** Transactions prepared and not yet decided here now. */
+  readonly preparedTxns: number;
+  /** The replica answering (the leader). */
+  readonly replica: string;
+}

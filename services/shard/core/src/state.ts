@@ -47,6 +47,11 @@ export interface Stats {
 export interface Dirent {
   readonly inode: number;
   readonly stamp: Stamp;
+  /**
+   * Present only for a REMOTE entry: the inode lives on another shard (@antler/ops txn.ts), so
+   * this shard has no Node for it and keeps its type here (readdir, nlink of the parent).
+   */
+  readonly remoteType?: NodeType;
 }
 
 export interface DirData {
