@@ -228,10 +228,32 @@ export const routerCheckedForwardTimeoutMs = 2_000;
 export const txResolveAfterMs = 2_000;
 /** How often a shard leader looks for prepared transactions to resolve. */
 export const txResolveIntervalMs = 500;
+/**
+ * Decided transaction ids (committed or aborted) a shard remembers, so a repeated txcommit is
+ * answered OK and a late txprepare of a decided txid is refused; oldest forgotten first.
+ */
+export const txDecidedRememberedMax = 10_000;
+/** Client request ids a shard remembers as taken by a transaction (a retry goes to the coordinator). */
+export const txRequestsRememberedMax = 10_000;
 /** A request blocked by a prepared transaction's lock (TXLOCKED) is re-executed after this long... */
 export const txLockedRetryMs = 5;
 /** ...and gets EAGAIN after this long in all (the transaction is then being resolved). */
 export const txLockedWaitMaxMs = 10_000;
+/** The pause between re-executions of a TXLOCKED request grows (×1.5) up to this. */
+export const txLockedRetryMaxMs = 50;
+/** Requests a shard leader holds for a lock at once; beyond it a TXLOCKED request gets EAGAIN at once. */
+export const txLockedParkedMax = 10_000;
+/**
+ * Remote attributes (a LOOKUP or READDIR naming nodes of other shards): the shard asks each node's
+ * shard for GETATTR through the routers, each attempt waiting this long...
+ */
+export const remoteAttrAttemptTimeoutMs = 1_000;
+/** ...up to this many attempts (a missing leader is usually found again within a failover)... */
+export const remoteAttrAttempts = 3;
+/** ...pausing this long between them... */
+export const remoteAttrRetryPauseMs = 50;
+/** ...and with at most this many GETATTRs of one request in flight (a big READDIR). */
+export const remoteAttrConcurrencyMax = 64;
 /** Attempts of one coordinated operation whose prepares conflict (TXLOCKED) before the client gets EAGAIN. */
 export const txAttemptsMax = 20;
 /** Random backoff between conflicting attempts: up to this × attempt number. */
@@ -240,6 +262,20 @@ export const txConflictBackoffMs = 5;
 export const txShardCallTimeoutMs = 5_000;
 /** Ancestors a directory move may walk before it gives up (deeper trees: ELOOP-like EINVAL). */
 export const txAncestryDepthMax = 10_000;
+/**
+ * How long the coordinator keeps telling an unreachable participant a decision (txcommit/txabort)
+ * before it answers the client; the participant's resolver applies the stored decision anyway.
+ */
+export const txCommitPatienceMs = 10_000;
+/** Successful coordinated answers a coordinator remembers per request id (a retry gets the same answer). */
+export const txAnswersRememberedMax = 10_000;
+/**
+ * A decision whose participants all acknowledged is deleted this long after (not at once), so a
+ * client's retry of the request still finds it and is answered from the participants.
+ */
+export const txDecisionRetainMs = 60_000;
+/** Decisions waiting for their deletion at most; beyond it the oldest is deleted at once. */
+export const txDecisionsRetainedMax = 100_000;
 /** Nodes per fsck page (one fsckdump reply). */
 export const fsckPageNodesMax = 2_000;
 /** Window over which a shard leader reports its requests per second (`antler status`). */

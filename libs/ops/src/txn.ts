@@ -161,6 +161,11 @@ export interface TxDecision {
   readonly participants: readonly number[];
   /** The inode a node-new part allocated (entry-new parts need it at commit). */
   readonly newInode?: number;
+  /**
+   * The node the client's answer names (the removed, moved or linked one), so a coordinator
+   * finishing the decision later can answer a retried request. Only informative for participants.
+   */
+  readonly answerInode?: number;
   /** Who wrote it: "coordinator" or "shard.<id>" (a participant resolving it). */
   readonly by: string;
 }

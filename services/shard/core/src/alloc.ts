@@ -27,7 +27,7 @@ function makeInodeUnchecked(slot: number, local: number): number {
 }
 
 /** Whether the shard owns `slot` (binary search: st.slots is ascending). */
-function owns(st: State, slot: number): boolean {
+export function owns(st: State, slot: number): boolean {
   let low = 0;
   let high = st.slots.length - 1;
   while (low <= high) {
@@ -38,6 +38,14 @@ function owns(st: State, slot: number): boolean {
     else high = mid - 1;
   }
   return false;
+}
+
+/**
+ * Whether this shard owns every slot (an unsharded cluster): then nothing is ever forwarded and
+ * a full shard is NOSPACE, as in mfsmaster.
+ */
+export function ownsAllSlots(st: State): boolean {
+  return st.slots.length >= limits.slotCount;
 }
 
 /**

@@ -131,6 +131,18 @@ export interface MetadataStateMachine {
   exportState(): Uint8Array;
   /** Replaces the whole state; throws LogDecodeError for bytes that are not a snapshot. */
   importState(bytes: Uint8Array): void;
+  /**
+   * Cross-shard transactions prepared here and not yet decided (the leader's resolver asks the
+   * decision bucket about the old ones: @antler/ops txn.ts). preparedAtMs is the prepare
+   * entry's wall-clock stamp.
+   */
+  preparedTransactions(): readonly PreparedTransaction[];
   /** Counts for status output. */
   stats(): { readonly inodes: number; readonly dirs: number; readonly files: number };
+}
+
+export interface PreparedTransaction {
+  readonly txid: string;
+  readonly preparedAtMs: number;
+  readonly clientRequestId: string;
 }

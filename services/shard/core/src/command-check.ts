@@ -5,8 +5,10 @@
  */
 import { limits } from "@antler/base";
 import type { Command, Ctx } from "@antler/ops";
+import { isTxParts } from "./txn/index.ts";
 
-type Field = "u32" | "int" | "length" | "name" | "bool" | "bigint" | "bytes" | "acl?" | "u32[]" | "amtimes" | "copies" | "bigint[]";
+type Field = "u32" | "int" | "length" | "name" | "bool" | "bigint" | "bytes" | "acl?" | "u32[]" | "amtimes" | "copies" | "bigint[]"
+  | "name?" | "u32?" | "string" | "txparts";
 
 const u32 = "u32";
 const schemas: Record<Command["kind"], Record<string, Field>> = {
@@ -57,6 +59,11 @@ const schemas: Record<Command["kind"], Record<string, Field>> = {
   chunkscopies: { slot: u32, csid: u32, fullReport: "bool", copies: "copies" },
   chunksgone: { slot: u32, csid: u32, chunkIds: "bigint[]" },
   chunkserverreset: { csid: u32 },
+  txinspect: { inode: u32, name: "name?" },
+  txprepare: { slot: u32, txid: "string", parts: "txparts", clientRequestId: "string" },
+  txcommit: { slot: u32, txid: "string", newInode: "u32?" },
+  txabort: { slot: u32, txid: "string" },
+  fsckdump: { slot: u32, afterInode: u32, max: "int" },
 };
 
 function isInt(v: unknown): v is number {
@@ -116,6 +123,10 @@ function fieldOk(field: Field, v: unknown): boolean {
     case "amtimes": return isAmtimes(v);
     case "copies": return isCopies(v);
     case "bigint[]": return Array.isArray(v) && v.length <= limits.chunkReportBatchMax && v.every((e) => typeof e === "bigint");
+    case "name?": return v === undefined || isName(v);
+    case "u32?": return v === undefined || isU32(v);
+    case "string": return typeof v === "string";
+    case "txparts": return isTxParts(v);
   }
 }
 

@@ -11,6 +11,7 @@ export type {
   Execution,
   LogEntry,
   MetadataStateMachine,
+  PreparedTransaction,
   RemoteAttrs,
 } from "./api.ts";
 export { createStateMachine, type StateMachineOptions } from "./machine.ts";

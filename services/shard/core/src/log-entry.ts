@@ -10,10 +10,11 @@
  *   operations (chunk*) and the optional `resend` field were added later without a new version:
  *   older entries simply never contain them.
  */
-import { CodecError, decodeMessage, encodeMessage, type Name, type SetCounts } from "@antler/ops";
+import { CodecError, decodeMessage, encodeMessage, type Name, type SetCounts, type TxPart, type TxPartOutput } from "@antler/ops";
 import { LogDecodeError } from "./errors.ts";
 import type { Stamp } from "./hlc.ts";
 import type { AclRecord } from "./state.ts";
+import { isTxPartOutputs, isTxParts } from "./txn/well-formed.ts";
 
 /** What happens to a node when its last directory entry goes away (or "keep": links remain). */
 export type Disposal = "keep" | "trash" | "sustained" | "free";
@@ -308,7 +309,38 @@ export interface SnapshotOp {
   readonly nodes: readonly SnapshotNode[];
 }
 
+/**
+ * A cross-shard transaction's parts of this shard were validated (txn/): they are remembered with
+ * their outputs (a node-new part's inode is reserved now) and lock `locks` until the decision.
+ */
+export interface TxPrepareOp {
+  readonly kind: "txprepare";
+  readonly txid: string;
+  readonly clientRequestId: string;
+  readonly parts: readonly TxPart[];
+  readonly outputs: readonly TxPartOutput[];
+  readonly locks: readonly number[];
+}
+
+/** The prepared transaction commits: its parts are applied in one go (entry-new needs `newInode`). */
+export interface TxCommitOp {
+  readonly kind: "txcommit";
+  readonly txid: string;
+  readonly newInode?: number;
+}
+
+/** The prepared transaction is dropped with its locks (a reserved inode stays unused). */
+export interface TxAbortOp {
+  readonly kind: "txabort";
+  readonly txid: string;
+}
+
+export type TxOp = TxPrepareOp | TxCommitOp | TxAbortOp;
+
 export type Op =
+  | TxPrepareOp
+  | TxCommitOp
+  | TxAbortOp
   | SnapshotOp
   | ChunkWriteOp
   | ChunkDoneOp
@@ -367,7 +399,7 @@ export function decodeEntry(bytes: Uint8Array): LogEntry {
 }
 
 type FieldKind = "int" | "name" | "bool" | "bigint" | "bytes?" | "acl?" | "ints" | "counts" | "changes" | "replaced" | "int?" | "disposal"
-  | "bigints" | "copychanges" | "adopts" | "trunc?" | "snapnodes";
+  | "bigints" | "copychanges" | "adopts" | "trunc?" | "snapnodes" | "string" | "int|undefined" | "txparts" | "txoutputs";
 
 const schemas: Record<OpKind, Record<string, FieldKind>> = {
   mknod: newNodeSchema(),
@@ -409,6 +441,9 @@ const schemas: Record<OpKind, Record<string, FieldKind>> = {
   chunkserverreset: { csid: "int" },
   chunkhousekeep: { drop: "bigints", adopt: "adopts" },
   snapshot: { cplike: "bool", nodes: "snapnodes" },
+  txprepare: { txid: "string", clientRequestId: "string", parts: "txparts", outputs: "txoutputs", locks: "ints" },
+  txcommit: { txid: "string", newInode: "int|undefined" },
+  txabort: { txid: "string" },
 };
 
 function newNodeSchema(): Record<string, FieldKind> {
@@ -483,6 +518,14 @@ function fieldOk(kind: FieldKind, value: unknown): boolean {
         && (n.replaced === null || (isObject(n.replaced) && isInt(n.replaced.inode) && fieldOk("disposal", n.replaced.disposal))));
     case "trunc?":
       return value === null || (isObject(value) && isInt(value.length) && isInt(value.prevLength) && typeof value.touch === "boolean");
+    case "string":
+      return typeof value === "string";
+    case "int|undefined":
+      return value === undefined || isInt(value);
+    case "txparts":
+      return isTxParts(value);
+    case "txoutputs":
+      return isTxPartOutputs(value);
   }
 }
 

@@ -11,6 +11,11 @@
  *   half with the outcomes and gives the answer. housekeepChunks plans replication and deletion.
  *   The live chunkservers, the work in flight and the housekeeping position are leader soft state
  *   here, never logged.
+ * - In a sharded namespace (routing.ts): a command routed by a slot of another shard answers
+ *   MOVED; a retry of a client request a cross-shard transaction took is forwarded to the
+ *   coordinator; a mutating command touching an inode a prepared transaction holds answers
+ *   TXLOCKED; a command this shard cannot finish alone is forwarded once its local checks pass
+ *   (namespace/*), and reads naming nodes of other shards answer through Execution.remote.
  * - apply(): skips an entry whose stamp is not newer than the last one applied from its origin
  *   (so delivering an entry twice is harmless); otherwise applies it, which checks that the
  *   state fits the entry (ReplayMismatchError), advances the clock and remembers its requestId.
@@ -18,11 +23,13 @@
  */
 import { limits, unreachable } from "@antler/base";
 import { readOnlyKinds, Status, type Command, type Ctx, type ErrorStatus, type Name, type Result } from "@antler/ops";
-import type { ChunkCommand, ChunkCommandOutcome, ChunkserverView, Execution, MetadataStateMachine } from "./api.ts";
+import type { ChunkCommand, ChunkCommandOutcome, ChunkserverView, Execution, MetadataStateMachine, PreparedTransaction } from "./api.ts";
 import { compareStamps, maxStamp, nextStamp, secondsOf, type Stamp } from "./hlc.ts";
 import { decodeEntry, encodeEntry, type LogEntry, type Op } from "./log-entry.ts";
 import { planMaintain, applyMaintain } from "./namespace/trash.ts";
-import { isResult, type Applying, type Env, type Planned, type Planning } from "./namespace/context.ts";
+import {
+  isForward, isRemoteRead, isResult, type Applying, type Env, type Forward, type Planned, type Planning, type RemoteRead,
+} from "./namespace/context.ts";
 import { applyNewNode, planCreate, planMkdir, planMknod, planSymlink } from "./namespace/create.ts";
 import { applyRemove, planRmdir, planUnlink } from "./namespace/remove.ts";
 import { applyRename, planRename } from "./namespace/rename.ts";
@@ -55,6 +62,10 @@ import { isWorkPlan, WorkRegistry, type PendingWork, type WorkPlan } from "./chu
 import type { CopyChange } from "./log-entry.ts";
 import { recalledResend, rememberResend, resendOf } from "./resend.ts";
 import { applySnapshot, planSnapshot } from "./namespace/snapshot-copy.ts";
+import { readTxinspect } from "./namespace/inspect.ts";
+import { readFsckdump } from "./fsck.ts";
+import { isMoved, touchedInodes } from "./routing.ts";
+import { applyTxOp, lockingTx, planTxAbort, planTxCommit, planTxPrepare, preparedTxns, txOfRequest } from "./txn/index.ts";
 
 export interface StateMachineOptions {
   readonly shardId: number;
@@ -75,11 +86,13 @@ export interface StateMachineOptions {
 }
 
 type ReadKind = "statfs" | "access" | "lookup" | "getattr" | "readlink" | "readdir" | "getxattr" | "getfacl"
-  | "gettrashtime" | "getgoal" | "geteattr" | "getdirstats" | "readchunk" | "checkfile" | "checkchunk";
+  | "gettrashtime" | "getgoal" | "geteattr" | "getdirstats" | "readchunk" | "checkfile" | "checkchunk" | "txinspect" | "fsckdump";
+/** Cross-shard transaction commands (txn/): exempt from transaction locks and request forwarding. */
+const txKinds: ReadonlySet<string> = new Set(["txprepare", "txcommit", "txabort"]);
 /** Commands planned outside plan(): they may need chunkservers or send commands of their own. */
 type ChunkKind = "writechunk" | "truncate" | "chunkscopies";
 
-function read(p: Planning, cmd: Extract<Command, { kind: ReadKind }>): Result {
+function read(p: Planning, cmd: Extract<Command, { kind: ReadKind }>): Result | RemoteRead {
   switch (cmd.kind) {
     case "statfs": return readStatfs(p);
     case "access": return readAccess(p, cmd);
@@ -96,11 +109,13 @@ function read(p: Planning, cmd: Extract<Command, { kind: ReadKind }>): Result {
     case "readchunk": return readReadchunk(p, cmd);
     case "checkfile": return readCheckfile(p, cmd);
     case "checkchunk": return readCheckchunk(p, cmd);
+    case "txinspect": return readTxinspect(p, cmd);
+    case "fsckdump": return readFsckdump(p.st, cmd);
     default: return unreachable(cmd);
   }
 }
 
-function plan(p: Planning, cmd: Exclude<Command, { kind: ReadKind | ChunkKind }>): Planned {
+function plan(p: Planning, cmd: Exclude<Command, { kind: ReadKind | ChunkKind }>): Planned | Forward {
   switch (cmd.kind) {
     case "setattr": return planSetattr(p, cmd);
     case "symlink": return planSymlink(p, cmd);
@@ -126,6 +141,9 @@ function plan(p: Planning, cmd: Exclude<Command, { kind: ReadKind | ChunkKind }>
     case "chunksgone": return planChunksgone(p, cmd);
     case "chunkserverreset": return planChunkserverReset(p, cmd);
     case "snapshot": return planSnapshot(p, cmd);
+    case "txprepare": return planTxPrepare(p, cmd);
+    case "txcommit": return planTxCommit(p, cmd);
+    case "txabort": return planTxAbort(p, cmd);
     default: return unreachable(cmd);
   }
 }
@@ -157,12 +175,14 @@ function applyOp(a: Applying, op: Op): Result {
     case "chunkserverreset": return applyChunkserverReset(a, op);
     case "chunkhousekeep": return applyChunkHousekeep(a, op);
     case "snapshot": return applySnapshot(a, op);
+    case "txprepare": case "txcommit": case "txabort": return applyTxOp(a, op);
     default: return unreachable(op);
   }
 }
 
 const systemCaller = { sessionId: 0, uid: 0, sesflags: 0 } as const;
 const noChunkWork: Execution = { result: { status: Status.OK }, entry: null };
+const forwarded: Execution = { result: { status: Status.OK }, entry: null, forward: "coordinator" };
 
 /** Plans the commands that may need chunkservers (or send commands of their own). */
 function planChunkCommand(p: Planning, cmd: Extract<Command, { kind: ChunkKind }>): { planned: Planned | WorkPlan; forget: readonly ChunkCommand[] } {
@@ -197,14 +217,23 @@ class StateMachine implements MetadataStateMachine {
     if (!isWellFormedCommand(cmd) || !isWellFormedCtx(ctx)) return { result: { status: Status.EINVAL }, entry: null };
     const recalled = recalledResult(this.#st, ctx.requestId) ?? recalledResend(this.#st, ctx, cmd);
     if (recalled !== undefined) return { result: recalled, entry: null };
+    if (isMoved(this.#st, cmd)) return { result: { status: Status.MOVED }, entry: null };
+    const isTx = txKinds.has(cmd.kind);
+    // A retry of a request a transaction carries out: the coordinator knows how it ended.
+    if (!isTx && ctx.requestId !== undefined && txOfRequest(this.#st, ctx.requestId) !== null) return forwarded;
     const stamp = nextStamp(this.#st.clock, nowMs, this.#st.origin);
     // The first attempt of this request still waits for chunkservers: the retry answers nothing yet.
     if (this.#work.isWaiting(ctx.requestId, stamp.wallMs)) return { result: { status: Status.EAGAIN }, entry: null };
     const p: Planning = {
       st: this.#st, ctx, ts: secondsOf(stamp), nowMs: stamp.wallMs, env: this.#env, servers: this.#servers, work: this.#work,
     };
-    if (readOnlyKinds.has(cmd.kind)) return { result: read(p, cmd as Extract<Command, { kind: ReadKind }>), entry: null };
-    let planned: Planned | WorkPlan;
+    if (readOnlyKinds.has(cmd.kind)) {
+      const answer = read(p, cmd as Extract<Command, { kind: ReadKind }>);
+      return isRemoteRead(answer) ? { result: { status: Status.OK }, entry: null, remote: answer.remote } : { result: answer, entry: null };
+    }
+    // Reads never wait for transactions; changes of what a prepared transaction holds do.
+    if (!isTx && lockingTx(this.#st, touchedInodes(this.#st, cmd)) !== null) return { result: { status: Status.TXLOCKED }, entry: null };
+    let planned: Planned | Forward | WorkPlan;
     let forget: readonly ChunkCommand[] = [];
     if (chunkKinds.has(cmd.kind)) ({ planned, forget } = planChunkCommand(p, cmd as Extract<Command, { kind: ChunkKind }>));
     else planned = plan(p, cmd as Exclude<Command, { kind: ReadKind | ChunkKind }>);
@@ -216,6 +245,7 @@ class StateMachine implements MetadataStateMachine {
       const workId = this.#work.add(planned.work, planned.commands, stamp.wallMs);
       return { result, entry, chunkWork: { workId, commands: planned.commands, awaited: true } };
     }
+    if (isForward(planned)) return forwarded;
     if (isResult(planned)) return this.#withForget({ result: planned, entry: null }, forget, stamp.wallMs);
     const entry = this.#entry(stamp, caller, planned, ctx, cmd);
     return this.#withForget({ result: this.#applyEntry(entry)!, entry }, forget, stamp.wallMs);
@@ -352,6 +382,10 @@ class StateMachine implements MetadataStateMachine {
     this.#st = importState(bytes);
     this.#work.clear();
     this.#housekeeping.iterator = null;
+  }
+
+  preparedTransactions(): readonly PreparedTransaction[] {
+    return preparedTxns(this.#st);
   }
 
   stats(): { readonly inodes: number; readonly dirs: number; readonly files: number } {

@@ -3,7 +3,7 @@
  * posix_acl_accmode, fsnodes_sticky_access). An "access mode" is a bit set over the eight
  * request masks 0..7 (R=4, W=2, X=1): bit (1 << mask) is set when that combination is allowed.
  */
-import { SessionFlag } from "@antler/ops";
+import { AttrFlag, SessionFlag, type Attr } from "@antler/ops";
 import { Eattr } from "./eattr.ts";
 import type { AclRecord, Node } from "./state.ts";
 
@@ -68,4 +68,18 @@ export function stickyAllows(parent: Node, node: Node, uid: number): boolean {
 /** Whether `who` is the owner in the sense of chmod/utimes (or the node is NOOWNER). */
 export function ownsOrNoOwner(node: Node, uid: number): boolean {
   return uid === 0 || uid === node.uid || (node.eattr & Eattr.NOOWNER) !== 0;
+}
+
+/**
+ * accessMode computed from a node's attributes alone (the node lives on another shard); null when
+ * the attributes cannot tell: the node may have an access ACL (no NOXATTR flag) and the caller is
+ * neither root nor the owner. The visible mode already folds NOOWNER in (owner rights everywhere).
+ */
+export function accessModeOfAttr(attr: Attr, who: Who): number | null {
+  if (who.uid === 0) return fullAccess;
+  if (who.uid === attr.uid) return accessOfBits(attr.mode >> 6);
+  if ((attr.flags & AttrFlag.NOXATTR) === 0) return null;
+  if ((who.sesflags & SessionFlag.IGNOREGID) !== 0) return accessOfBits((attr.mode >> 3) | attr.mode);
+  if (who.gids.includes(attr.gid)) return accessOfBits(attr.mode >> 3);
+  return accessOfBits(attr.mode);
 }

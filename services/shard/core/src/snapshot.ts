@@ -11,15 +11,23 @@
  *   only ever separates lines. Still read (no chunks, no resend memory).
  * - version 3 (written now): as version 2, plus the chunk table: the header has `chunkCount`,
  *   `chunkCounters` and `resends`, nodes carry their chunk lists, and `chunkCount` chunk lines
- *   follow the node lines.
+ *   follow the node lines. Added later without a new version (older version-3 snapshots simply
+ *   lack them): the type of a remote directory entry as a 4th element of its entry, and the
+ *   cross-shard transaction state (`preparedTxns`, `decidedTxns`, `txRequests`; the locks are
+ *   derived from the prepared transactions).
  */
-import { CodecError, decodeMessage, encodeMessage, type Name, type Result } from "@antler/ops";
+import { CodecError, decodeMessage, encodeMessage, type Name, type NodeType, type Result } from "@antler/ops";
 import { LogDecodeError } from "./errors.ts";
 import type { Stamp } from "./hlc.ts";
-import { emptyStats, newNode, type ChunkRecord, type DirData, type FlockRecord, type Node, type PosixOwnerLocks, type ResendMemory, type State } from "./state.ts";
+import {
+  emptyStats, newNode, type ChunkRecord, type DirData, type Dirent, type FlockRecord, type Node, type PosixOwnerLocks, type PreparedTxn,
+  type ResendMemory, type State, type TxOutcome,
+} from "./state.ts";
+import { isPreparedTxn } from "./txn/well-formed.ts";
 
 interface DirJson {
-  readonly entries: [Name, number, Stamp][];
+  /** [name, inode, stamp] or, for a remote entry, [name, inode, stamp, remoteType]. */
+  readonly entries: ([Name, number, Stamp] | [Name, number, Stamp, NodeType])[];
   readonly subdirs: number;
   readonly stats: DirData["stats"];
 }
@@ -70,11 +78,16 @@ interface StateJson {
   readonly resends?: [string, ResendMemory][];
   readonly chunkCounters?: [number, bigint][];
   readonly chunks?: ChunkJson[];
+  /** Later version 3 on (absent: none). */
+  readonly preparedTxns?: PreparedTxn[];
+  readonly decidedTxns?: [string, TxOutcome][];
+  readonly txRequests?: [string, string][];
 }
 
 function nodeToJson(node: Node): NodeJson {
   const dir = node.dir === null ? null : {
-    entries: [...node.dir.entries].map(([name, e]): [Name, number, Stamp] => [name, e.inode, e.stamp]),
+    entries: [...node.dir.entries].map(([name, e]): DirJson["entries"][number] =>
+      e.remoteType === undefined ? [name, e.inode, e.stamp] : [name, e.inode, e.stamp, e.remoteType]),
     subdirs: node.dir.subdirs,
     stats: node.dir.stats,
   };
@@ -88,7 +101,8 @@ function nodeToJson(node: Node): NodeJson {
 
 function nodeFromJson(json: NodeJson): Node {
   const dir: DirData | null = json.dir === null ? null : {
-    entries: new Map(json.dir.entries.map(([name, inode, stamp]) => [name, { inode, stamp }])),
+    entries: new Map(json.dir.entries.map(([name, inode, stamp, remoteType]): [Name, Dirent] =>
+      [name, remoteType === undefined ? { inode, stamp } : { inode, stamp, remoteType }])),
     subdirs: json.dir.subdirs,
     // Snapshots before version 3 have no chunk sizes; they had no chunks either.
     stats: { ...emptyStats(), ...json.dir.stats },
@@ -139,6 +153,9 @@ export function exportState(st: State): Uint8Array {
     requests: [...st.requests],
     dirCount: st.dirCount,
     fileCount: st.fileCount,
+    preparedTxns: [...st.preparedTxns.values()],
+    decidedTxns: [...st.decidedTxns],
+    txRequests: [...st.txRequests],
   };
   const lines: Uint8Array[] = [encodeMessage(header)];
   let total = lines[0]!.length + 1;
@@ -173,6 +190,16 @@ function stateFromJson(json: StateJson): State {
   const openFiles = new Map(json.openFiles.map(([session, inodes]) => [session, new Set(inodes)]));
   const openCount = new Map<number, number>();
   for (const set of openFiles.values()) for (const inode of set) openCount.set(inode, (openCount.get(inode) ?? 0) + 1);
+  if (!(json.preparedTxns ?? []).every(isPreparedTxn)) throw new LogDecodeError("snapshot has a malformed prepared transaction");
+  const isPairs = (pairs: unknown, valueOk: (value: unknown) => boolean): boolean => pairs === undefined
+    || (Array.isArray(pairs) && pairs.every((pair) => Array.isArray(pair) && pair.length === 2 && typeof pair[0] === "string" && valueOk(pair[1])));
+  const decidedOk = isPairs(json.decidedTxns, (outcome) => outcome === "commit" || outcome === "abort");
+  if (!decidedOk || !isPairs(json.txRequests, (txid) => typeof txid === "string")) {
+    throw new LogDecodeError("snapshot has malformed transaction memories");
+  }
+  const preparedTxns = new Map((json.preparedTxns ?? []).map((txn) => [txn.txid, txn]));
+  const txLocks = new Map<number, string>();
+  for (const txn of preparedTxns.values()) for (const inode of txn.locks) txLocks.set(inode, txn.txid);
   return {
     shardId: json.shardId,
     metaId: json.metaId,
@@ -197,6 +224,10 @@ function stateFromJson(json: StateJson): State {
     chunkCounters: new Map(json.chunkCounters ?? []),
     dirCount: json.dirCount,
     fileCount: json.fileCount,
+    preparedTxns,
+    txLocks,
+    decidedTxns: new Map(json.decidedTxns ?? []),
+    txRequests: new Map(json.txRequests ?? []),
   };
 }
 

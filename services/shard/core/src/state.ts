@@ -12,9 +12,10 @@
  * number of hours (mfsmaster stores hours), `goal` is the storage class id (1..9 are goals).
  */
 import { limits } from "@antler/base";
-import { NodeType, type Name, type Result } from "@antler/ops";
+import { NodeType, type Name, type Result, type TxPart, type TxPartOutput } from "@antler/ops";
 import { type Stamp, zeroStamp } from "./hlc.ts";
 import { releaseChunk } from "./chunks/table.ts";
+import type { Caller } from "./log-entry.ts";
 
 /** One ACL as mfsmaster keeps it: perms are 3-bit rwx, 0xFFFF = unset (only `mask` may be). */
 export interface AclRecord {
@@ -177,6 +178,30 @@ export interface State {
   readonly chunkCounters: Map<number, bigint>;
   dirCount: number;
   fileCount: number;
+  /** Cross-shard transactions prepared here and not decided yet (txn/), in prepare order. */
+  readonly preparedTxns: Map<string, PreparedTxn>;
+  /** inode → the prepared transaction locking it (derived from preparedTxns). */
+  readonly txLocks: Map<number, string>;
+  /** Recently decided transactions (oldest first, bounded): repeats are recognised. */
+  readonly decidedTxns: Map<string, TxOutcome>;
+  /** Client request id → the transaction that took it (oldest first, bounded). */
+  readonly txRequests: Map<string, string>;
+}
+
+export type TxOutcome = "commit" | "abort";
+
+/** A transaction this shard validated and logged, waiting for its decision (txn/). */
+export interface PreparedTxn {
+  readonly txid: string;
+  readonly clientRequestId: string;
+  /** The prepare entry's wall time: the resolver judges the transaction's age by it. */
+  readonly preparedAtMs: number;
+  /** Who asked (the client): a created file is opened for its session, attributes seen by it. */
+  readonly caller: Caller;
+  readonly parts: readonly TxPart[];
+  readonly outputs: readonly TxPartOutput[];
+  /** Inodes of this shard the parts touch (a node-new part's reserved inode included). */
+  readonly locks: readonly number[];
 }
 
 export interface ResendMemory {
@@ -244,6 +269,10 @@ export function newState(options: StateOptions, createdSeconds: number): State {
     chunkCounters: new Map(),
     dirCount: 0,
     fileCount: 0,
+    preparedTxns: new Map(),
+    txLocks: new Map(),
+    decidedTxns: new Map(),
+    txRequests: new Map(),
   };
   if (options.slots.includes(0)) {
     const root = newNode(limits.rootInode, NodeType.DIRECTORY, createdSeconds, zeroStamp);

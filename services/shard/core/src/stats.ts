@@ -5,6 +5,10 @@
  * attributes, GETDIRSTATS and STATFS's inode count come from here. Hard-linked files count once
  * per link, as in MooseFS. Whatever changes a file's length, chunk list or goal re-accounts it
  * with restat.
+ *
+ * Sharded namespace: stats cover what this shard holds. A remote entry (its node on another
+ * shard) adds nothing to its parent's stats, and propagation stops at a parent of another shard:
+ * each shard counts its own part of a tree (GETDIRSTATS and directory lengths are per shard).
  */
 import { limits } from "@antler/base";
 import { NodeType } from "@antler/ops";

@@ -6,6 +6,7 @@
  * apply half, so they cannot diverge.
  */
 import { Status, type Ctx, type ErrorStatus, type Failure, type Result } from "@antler/ops";
+import type { RemoteAttrs } from "../api.ts";
 import type { Stamp } from "../hlc.ts";
 import type { Caller, Op } from "../log-entry.ts";
 import type { State } from "../state.ts";
@@ -48,3 +49,26 @@ export function fail(status: ErrorStatus): Failure {
 }
 
 export const ok = { status: Status.OK } as const;
+
+/**
+ * The command spans shards (@antler/ops txn.ts): the shell passes the unchanged request to the
+ * coordinator. Only returned after every check this shard can make in mfsmaster's order.
+ */
+export interface Forward {
+  readonly forward: "coordinator";
+}
+
+export const forwardToCoordinator: Forward = { forward: "coordinator" };
+
+export function isForward(value: object): value is Forward {
+  return "forward" in value;
+}
+
+/** A read whose answer needs attributes of nodes on other shards (api.ts RemoteAttrs). */
+export interface RemoteRead {
+  readonly remote: RemoteAttrs;
+}
+
+export function isRemoteRead(value: object): value is RemoteRead {
+  return "remote" in value;
+}

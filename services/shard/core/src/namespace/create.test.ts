@@ -105,12 +105,13 @@ test("inodes: directories go to the slot of their name, files to their parent's 
   assert.ok(g > f, "inodes of a slot are handed out in increasing order");
 });
 
-test("inodes: a directory whose slot is not owned goes to the next owned slot", () => {
-  const h = new Harness({ slots: [0, 100, 200], slotOfNewDirectory: () => 150 });
-  const d = h.mkdir(1, "x");
-  assert.equal(slotOfInode(d), 200);
-  const e = h.mkdir(d, "y");
-  assert.equal(slotOfInode(e), 200);
+test("inodes: a directory whose slot another shard owns is made by the coordinator (forward)", () => {
+  const h = new Harness({ slots: [0, 100, 200], slotOfNewDirectory: (_parent, name) => (name === "x" ? 150 : 100) });
+  const forwarded = h.exec({ kind: "mkdir", parent: 1, name: n("x"), mode: 0o755, umask: 0, copysgid: false });
+  assert.deepEqual(forwarded, { result: { status: Status.OK }, entry: null, forward: "coordinator" });
+  assert.deepEqual(h.names(1), [".", ".."]);
+  const d = h.mkdir(1, "y");
+  assert.equal(slotOfInode(d), 100);
 });
 
 test("freed inodes are never handed out again", () => {

@@ -6,16 +6,16 @@
  * group (and for directories with copysgid the setgid bit) and default ACLs from the parent.
  */
 import { limits } from "@antler/base";
-import { AccessMask, AttrFlag, NodeType, SessionFlag, Status, type CommandOf, type Name, type Result } from "@antler/ops";
+import { AccessMask, AttrFlag, NodeType, SessionFlag, Status, type CommandOf, type Name, type NewNodeCommand, type NewNodeSpec, type Result } from "@antler/ops";
 import { slotOfInode } from "@antler/slots";
-import { chooseInode, takeInode } from "../alloc.ts";
+import { chooseInode, owns, ownsAllSlots, takeInode } from "../alloc.ts";
 import { fillAttr } from "../attr.ts";
 import { Eattr, OpenReplyFlag } from "../eattr.ts";
 import type { NewNodeOp } from "../log-entry.ts";
 import { canAccess } from "../permissions.ts";
 import { addNode, newNode, type Node } from "../state.ts";
 import { inheritAcl, type Inherited } from "./acl-inherit.ts";
-import { fail, type Applying, type Planned, type Planning } from "./context.ts";
+import { fail, forwardToCoordinator, type Applying, type Forward, type Planned, type Planning } from "./context.ts";
 import { addEntry } from "./links.ts";
 import { findNode, isValidName, requireNode, viewerOf } from "./nodes.ts";
 import { registerOpen } from "./open-files.ts";
@@ -89,32 +89,62 @@ function buildOp(p: Planning, parent: Node, req: NewNodeRequest, inode: number):
   };
 }
 
-function planNewNode(p: Planning, req: NewNodeRequest): Planned {
+/**
+ * After every check: a new directory whose slot (by its name) another shard owns, or a node for
+ * which no owned slot has room (a "spilled create"), is made by the coordinator (txn.ts). Only
+ * when this shard owns every slot is a full shard NOSPACE, as in mfsmaster.
+ */
+function planNewNode(p: Planning, req: NewNodeRequest): Planned | Forward {
   if ((p.ctx.sesflags & SessionFlag.READONLY) !== 0) return fail(Status.EROFS);
   if (req.kind === "symlink" ? !checkTarget(req.target) : !creatableTypes.has(req.type)) return fail(Status.EINVAL);
   const parent = checkParent(p, req);
   if ("status" in parent) return parent;
   const slot = req.type === NodeType.DIRECTORY ? p.env.slotOfNewDirectory(parent.inode, req.name) : slotOfInode(parent.inode);
+  if (!owns(p.st, slot)) return forwardToCoordinator;
   const inode = chooseInode(p.st, slot);
-  if (inode === null) return fail(Status.NOSPACE);
+  if (inode === null) return ownsAllSlots(p.st) ? fail(Status.NOSPACE) : forwardToCoordinator;
   return buildOp(p, parent, req, inode);
 }
 
 const noTarget = { rdev: 0, copysgid: false, target: "" };
 
-export function planMknod(p: Planning, cmd: CommandOf<"mknod">): Planned {
+function requestOf(cmd: NewNodeCommand): NewNodeRequest {
+  switch (cmd.kind) {
+    case "mknod": return { ...cmd, ...noTarget, rdev: cmd.rdev };
+    case "mkdir": return { ...cmd, ...noTarget, type: NodeType.DIRECTORY, copysgid: cmd.copysgid };
+    case "create": return { ...cmd, ...noTarget, type: NodeType.FILE };
+    case "symlink": return { ...cmd, ...noTarget, type: NodeType.SYMLINK, mode: 0o777, umask: 0, target: cmd.target };
+  }
+}
+
+/**
+ * The entry-new part of a cross-shard transaction (txn/): validates a new-node command exactly
+ * as planNewNode does and computes the new node's spec (the same buildOp), without an inode —
+ * the node's own shard allocates that.
+ */
+export function planNewNodeSpec(p: Planning, cmd: NewNodeCommand): NewNodeSpec | Result {
+  const req = requestOf(cmd);
+  if ((p.ctx.sesflags & SessionFlag.READONLY) !== 0) return fail(Status.EROFS);
+  if (req.kind === "symlink" ? !checkTarget(req.target) : !creatableTypes.has(req.type)) return fail(Status.EINVAL);
+  const parent = checkParent(p, req);
+  if ("status" in parent) return parent;
+  const { parent: _parent, name: _name, inode: _inode, ...spec } = buildOp(p, parent, req, 0);
+  return spec;
+}
+
+export function planMknod(p: Planning, cmd: CommandOf<"mknod">): Planned | Forward {
   return planNewNode(p, { ...cmd, ...noTarget, rdev: cmd.rdev });
 }
 
-export function planMkdir(p: Planning, cmd: CommandOf<"mkdir">): Planned {
+export function planMkdir(p: Planning, cmd: CommandOf<"mkdir">): Planned | Forward {
   return planNewNode(p, { ...cmd, ...noTarget, type: NodeType.DIRECTORY, copysgid: cmd.copysgid });
 }
 
-export function planCreate(p: Planning, cmd: CommandOf<"create">): Planned {
+export function planCreate(p: Planning, cmd: CommandOf<"create">): Planned | Forward {
   return planNewNode(p, { ...cmd, ...noTarget, type: NodeType.FILE });
 }
 
-export function planSymlink(p: Planning, cmd: CommandOf<"symlink">): Planned {
+export function planSymlink(p: Planning, cmd: CommandOf<"symlink">): Planned | Forward {
   return planNewNode(p, { ...cmd, ...noTarget, type: NodeType.SYMLINK, mode: 0o777, umask: 0, target: cmd.target });
 }
 

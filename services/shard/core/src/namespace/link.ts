@@ -2,23 +2,33 @@
  * LINK (fs_univ_link). Checks in mfsmaster's order: read-only session; node and target directory
  * exist; the node is not immutable; a detached (trash/sustained) node is ENOENT and a directory
  * EPERM; too many links is NOSPACE; the target is a directory, not immutable, writable and
- * searchable; the name is valid and free.
+ * searchable; the name is valid and free. A node or target directory of another shard: forwarded
+ * to the coordinator (txn.ts) once what is here exists.
  */
 import { limits } from "@antler/base";
 import { AccessMask, SessionFlag, Status, type CommandOf, type Result } from "@antler/ops";
+import { slotOfInode } from "@antler/slots";
+import { owns } from "../alloc.ts";
 import { fillAttr } from "../attr.ts";
 import { Eattr } from "../eattr.ts";
 import { mismatch } from "../errors.ts";
 import type { LinkOp } from "../log-entry.ts";
 import { canAccess } from "../permissions.ts";
-import { fail, type Applying, type Planned, type Planning } from "./context.ts";
+import { fail, forwardToCoordinator, type Applying, type Forward, type Planned, type Planning } from "./context.ts";
 import { addEntry } from "./links.ts";
 import { findNode, isValidName, requireNode, viewerOf } from "./nodes.ts";
 
-export function planLink(p: Planning, cmd: CommandOf<"link">): Planned {
+export function planLink(p: Planning, cmd: CommandOf<"link">): Planned | Forward {
   if ((p.ctx.sesflags & SessionFlag.READONLY) !== 0) return fail(Status.EROFS);
-  const node = findNode(p.st, p.ctx.rootInode, cmd.inode, false);
-  const target = findNode(p.st, p.ctx.rootInode, cmd.parentDst, false);
+  const nodeHere = owns(p.st, slotOfInode(cmd.inode));
+  const targetHere = owns(p.st, slotOfInode(cmd.parentDst));
+  const node = nodeHere ? findNode(p.st, p.ctx.rootInode, cmd.inode, false) : null;
+  const target = targetHere ? findNode(p.st, p.ctx.rootInode, cmd.parentDst, false) : null;
+  if (!nodeHere || !targetHere) {
+    // Every later check needs the node first (mfsmaster's order), so only existence is checked here.
+    const missing = (nodeHere && node === null) || (targetHere && target === null);
+    return missing ? fail(Status.ENOENT) : forwardToCoordinator;
+  }
   if (node === null || target === null) return fail(Status.ENOENT);
   if ((node.eattr & Eattr.IMMUTABLE) !== 0) return fail(Status.EPERM);
   if (node.detached !== null) return fail(Status.ENOENT);

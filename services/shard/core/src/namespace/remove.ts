@@ -3,7 +3,8 @@
  * exists, is a directory, is neither immutable nor append-only, caller may write and search it,
  * the name is valid and exists, the sticky-directory rule, the node is not undeletable /
  * immutable / append-only; then UNLINK of a directory is EPERM, RMDIR of a non-directory
- * ENOTDIR and of a non-empty directory ENOTEMPTY.
+ * ENOTDIR and of a non-empty directory ENOTEMPTY. An entry naming a node of another shard is
+ * forwarded to the coordinator once the parent's checks passed and the name exists.
  */
 import { AccessMask, SessionFlag, Status, type CommandOf, type Name, type Result } from "@antler/ops";
 import { eattrNoRemove, Eattr } from "../eattr.ts";
@@ -11,17 +12,21 @@ import { mismatch } from "../errors.ts";
 import type { RemoveOp } from "../log-entry.ts";
 import { canAccess, stickyAllows } from "../permissions.ts";
 import type { Node } from "../state.ts";
-import { fail, type Applying, type Planned, type Planning } from "./context.ts";
+import { fail, forwardToCoordinator, isForward, type Applying, type Forward, type Planned, type Planning } from "./context.ts";
 import { disposalOf, unlinkEntry } from "./links.ts";
-import { findNode, isValidName, requireNode } from "./nodes.ts";
+import { findNode, isValidName, localChild, requireNode } from "./nodes.ts";
 
-/** The entry `parent/name` if the caller may remove it from `parent`, else the failure. */
+/**
+ * The entry `parent/name` if the caller may remove it from `parent`, else the failure; Forward
+ * when the entry names a node of another shard (the sticky rule and everything after it need
+ * the node: the coordinator checks them, txn.ts entry-remove).
+ */
 export function removableEntry(
   p: Planning,
   parentInode: number,
   name: Name,
   extraParentEattr: number,
-): { parent: Node; child: Node } | Result {
+): { parent: Node; child: Node } | Result | Forward {
   const parent = findNode(p.st, p.ctx.rootInode, parentInode, false);
   if (parent === null) return fail(Status.ENOENT);
   if (parent.dir === null) return fail(Status.ENOTDIR);
@@ -30,28 +35,30 @@ export function removableEntry(
   if (!isValidName(name)) return fail(Status.EINVAL);
   const entry = parent.dir.entries.get(name);
   if (entry === undefined) return fail(Status.ENOENT);
-  const child = p.st.nodes.get(entry.inode)!;
+  const child = localChild(p.st, entry);
+  if (child === null) return forwardToCoordinator;
   if (!stickyAllows(parent, child, p.ctx.uid)) return fail(Status.EPERM);
   return { parent, child };
 }
 
-function planRemove(p: Planning, kind: RemoveOp["kind"], parentInode: number, name: Name): Planned {
+function planRemove(p: Planning, kind: RemoveOp["kind"], parentInode: number, name: Name): Planned | Forward {
   if ((p.ctx.sesflags & SessionFlag.READONLY) !== 0) return fail(Status.EROFS);
   const found = removableEntry(p, parentInode, name, Eattr.APPENDONLY);
-  if ("status" in found) return found;
+  if ("status" in found || isForward(found)) return found;
   const { parent, child } = found;
   if ((child.eattr & eattrNoRemove) !== 0) return fail(Status.EPERM);
   if (kind === "unlink" && child.dir !== null) return fail(Status.EPERM);
   if (kind === "rmdir" && child.dir === null) return fail(Status.ENOTDIR);
+  // Remote entries count: a directory holding names of other shards' nodes is not empty.
   if (kind === "rmdir" && child.dir!.entries.size > 0) return fail(Status.ENOTEMPTY);
   return { kind, parent: parent.inode, name, inode: child.inode, disposal: disposalOf(p.st, child) };
 }
 
-export function planUnlink(p: Planning, cmd: CommandOf<"unlink">): Planned {
+export function planUnlink(p: Planning, cmd: CommandOf<"unlink">): Planned | Forward {
   return planRemove(p, "unlink", cmd.parent, cmd.name);
 }
 
-export function planRmdir(p: Planning, cmd: CommandOf<"rmdir">): Planned {
+export function planRmdir(p: Planning, cmd: CommandOf<"rmdir">): Planned | Forward {
   return planRemove(p, "rmdir", cmd.parent, cmd.name);
 }
 

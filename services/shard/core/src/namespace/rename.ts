@@ -8,17 +8,24 @@
  * a non-empty directory (ENOTEMPTY), the sticky rule allows it and it is removable. Like
  * mfsmaster (and unlike the kernel's own checks) the types of source and target are not compared.
  * Renaming a name onto another link of the same node changes nothing (POSIX).
+ *
+ * Sharded namespace: forwarded to the coordinator (txn.ts), after the checks that come first and
+ * can be made here, when the target parent is on another shard, the moved node or the replaced
+ * target is a node of another shard, or a directory changes parent while this shard does not own
+ * every slot.
  */
 import { AccessMask, SessionFlag, Status, type CommandOf, type Result } from "@antler/ops";
+import { slotOfInode } from "@antler/slots";
+import { owns, ownsAllSlots } from "../alloc.ts";
 import { fillAttr } from "../attr.ts";
 import { Eattr, eattrNoRemove } from "../eattr.ts";
 import { mismatch } from "../errors.ts";
 import type { RenameOp } from "../log-entry.ts";
 import { canAccess, stickyAllows } from "../permissions.ts";
 import type { Node } from "../state.ts";
-import { fail, type Applying, type Planned, type Planning } from "./context.ts";
+import { fail, forwardToCoordinator, isForward, type Applying, type Forward, type Planned, type Planning } from "./context.ts";
 import { addEntry, disposalOf, removeEntry, unlinkEntry } from "./links.ts";
-import { findNode, isAncestor, isValidName, requireNode, viewerOf } from "./nodes.ts";
+import { findNode, isAncestor, isRemoteEntry, isValidName, requireNode, viewerOf } from "./nodes.ts";
 import { removableEntry } from "./remove.ts";
 
 function checkTargetDir(p: Planning, target: Node | null): Result | null {
@@ -29,10 +36,13 @@ function checkTargetDir(p: Planning, target: Node | null): Result | null {
   return null;
 }
 
-function checkMovedNode(p: Planning, cmd: CommandOf<"rename">, node: Node, target: Node): Result | null {
+function checkMovedNode(p: Planning, cmd: CommandOf<"rename">, node: Node, target: Node): Result | Forward | null {
   if ((node.eattr & Eattr.IMMUTABLE) !== 0) return fail(Status.EPERM);
   if (node.dir === null) return null;
   if (node === target || isAncestor(p.st, node, target)) return fail(Status.EINVAL);
+  // The ancestry of the target may pass through other shards: only the coordinator, which moves
+  // directories one at a time, can rule out a cycle (and the checks after it come after it).
+  if (cmd.parentSrc !== cmd.parentDst && !ownsAllSlots(p.st)) return forwardToCoordinator;
   // The directory's ".." changes, which needs write permission on the directory itself.
   if (cmd.parentSrc !== cmd.parentDst && !canAccess(node, p.ctx, AccessMask.W)) return fail(Status.EACCES);
   return null;
@@ -45,17 +55,22 @@ function checkReplaced(p: Planning, target: Node, replaced: Node): Result | null
   return null;
 }
 
-export function planRename(p: Planning, cmd: CommandOf<"rename">): Planned {
+export function planRename(p: Planning, cmd: CommandOf<"rename">): Planned | Forward {
   if ((p.ctx.sesflags & SessionFlag.READONLY) !== 0) return fail(Status.EROFS);
+  if (!owns(p.st, slotOfInode(cmd.parentDst))) {
+    // Only the source parent can be checked here, and mfsmaster checks both parents' existence first.
+    return findNode(p.st, p.ctx.rootInode, cmd.parentSrc, false) === null ? fail(Status.ENOENT) : forwardToCoordinator;
+  }
   const target = findNode(p.st, p.ctx.rootInode, cmd.parentDst, false);
   if (findNode(p.st, p.ctx.rootInode, cmd.parentSrc, false) === null || target === null) return fail(Status.ENOENT);
   const source = removableEntry(p, cmd.parentSrc, cmd.nameSrc, Eattr.APPENDONLY);
-  if ("status" in source) return source;
+  if ("status" in source || isForward(source)) return source;
   const node = source.child;
   const failure = checkTargetDir(p, target) ?? checkMovedNode(p, cmd, node, target);
   if (failure !== null) return failure;
   if (!isValidName(cmd.nameDst)) return fail(Status.EINVAL);
   const existing = target.dir!.entries.get(cmd.nameDst);
+  if (existing !== undefined && existing.inode !== node.inode && isRemoteEntry(existing)) return forwardToCoordinator;
   const replaced = existing === undefined ? null : p.st.nodes.get(existing.inode)!;
   if (replaced === node) return { status: Status.OK, inode: node.inode, attr: fillAttr(node, target, viewerOf(p.ctx)) };
   if (replaced !== null) {

@@ -18,7 +18,8 @@
  * Not done (yet): preserving hard links (SNAPSHOT_MODE_PRESERVE_HARDLINKS: each link is copied as
  * its own file), removal mode (SNAPSHOT_MODE_DELETE: EINVAL), and targets on another shard (the
  * target directory must be in the source's shard: ENOENT otherwise), and a bound: one snapshot
- * makes at most 5000 nodes (one log entry), more is EINVAL.
+ * makes at most 5000 nodes (one log entry), more is EINVAL. A source tree or merged target that
+ * meets a node of another shard (a remote entry) is ENOTSUP: a snapshot is one shard's log entry.
  */
 import { AccessMask, NodeType, SessionFlag, Status, slotOfInode, type CommandOf, type Result } from "@antler/ops";
 import { chooseInode, takeInode } from "../alloc.ts";
@@ -31,7 +32,7 @@ import { restat, statsOf } from "../stats.ts";
 import { retainChunk } from "../chunks/table.ts";
 import { fail, ok, type Applying, type Planned, type Planning } from "./context.ts";
 import { addEntry, disposalOf, unlinkEntry } from "./links.ts";
-import { findNode, isAncestor, isValidName, requireNode } from "./nodes.ts";
+import { findNode, isAncestor, isRemoteEntry, isValidName, requireNode } from "./nodes.ts";
 
 export const SnapshotMode = { CAN_OVERWRITE: 1, CPLIKE_ATTR: 2, FORCE_REMOVAL: 4, PRESERVE_HARDLINKS: 8, DELETE: 0x80 } as const;
 
@@ -45,6 +46,7 @@ const snapshotNodesMax = 5_000;
 function testTarget(p: Planning, orig: Node, src: Node, dir: Node, name: string, canOverwrite: boolean): Result | null {
   const entry = dir.dir?.entries.get(name);
   if (entry === undefined) return null;
+  if (isRemoteEntry(entry)) return fail(Status.ENOTSUP);
   const existing = p.st.nodes.get(entry.inode)!;
   if (existing === orig) return fail(Status.EINVAL);
   if ((existing.eattr & eattrNoRemove) !== 0) return fail(Status.EPERM);
@@ -75,6 +77,7 @@ export function planSnapshot(p: Planning, cmd: CommandOf<"snapshot">): Planned {
   if (refused !== null) return refused;
   const nodes = planCopies(p, cmd, source, dir);
   if (nodes === null) return fail(Status.NOSPACE);
+  if (nodes === "remote") return fail(Status.ENOTSUP);
   if (nodes.length > snapshotNodesMax) return fail(Status.EINVAL);
   // A chunk being created, copied or cut has no settled copies to share yet: try again shortly.
   const busy = nodes.some((n) => p.st.nodes.get(n.source)!.chunks.some((id) => id !== 0n && p.work.isBusy(id, p.nowMs)));
@@ -95,8 +98,8 @@ interface Pending {
   readonly merge: boolean;
 }
 
-/** The nodes to make, parents first; null when inodes run out. */
-function planCopies(p: Planning, cmd: CommandOf<"snapshot">, source: Node, dir: Node): SnapshotNode[] | null {
+/** The nodes to make, parents first; null when inodes run out, "remote" when the tree leaves the shard. */
+function planCopies(p: Planning, cmd: CommandOf<"snapshot">, source: Node, dir: Node): SnapshotNode[] | null | "remote" {
   // Inodes are taken from a scratch copy of the counters: the entry applies them in this order.
   const scratch: State = { ...p.st, nextLocal: new Map(p.st.nextLocal) };
   const out: SnapshotNode[] = [];
@@ -132,6 +135,7 @@ function planCopies(p: Planning, cmd: CommandOf<"snapshot">, source: Node, dir: 
       const children = [...src.dir.entries].reverse();
       const mergeChildren = existing !== undefined;
       for (const [childName, entry] of children) {
+        if (isRemoteEntry(entry)) return "remote";
         stack.push({ src: p.st.nodes.get(entry.inode)!, parent: inode, name: childName, merge: mergeChildren });
       }
     }

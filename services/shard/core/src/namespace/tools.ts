@@ -5,6 +5,10 @@
  * the node (and its subtree with the recursive smode bit) and counts changed / not changed / not
  * permitted nodes (only the owner, or root, or anyone on NOOWNER nodes may change a node;
  * immutable nodes never). A non-recursive set that was not permitted at all is EPERM.
+ *
+ * Sharded namespace: recursion and GETDIRSTATS cover what this shard holds. Subtrees whose root
+ * lives on another shard are neither counted nor changed here (the recursive stats of a
+ * directory do not include them either).
  */
 import { NodeType, SessionFlag, Status, type CommandOf, type Result, type SetCounts, type ValueCounts } from "@antler/ops";
 import { Eattr, eattrAdminOnly, eattrAll, GetMode, SetMode } from "../eattr.ts";
@@ -13,18 +17,25 @@ import type { ToolSetOp } from "../log-entry.ts";
 import { touch, type Node, type State } from "../state.ts";
 import { restat, statsOf } from "../stats.ts";
 import { fail, type Applying, type Planned, type Planning } from "./context.ts";
-import { findNode, requireNode } from "./nodes.ts";
+import { findNode, localChild, requireNode } from "./nodes.ts";
 
 type ToolKind = ToolSetOp["kind"];
 
-/** Every node of a subtree (each directory entry visited once; hard links repeat the node). */
+/**
+ * Every node of a subtree (each directory entry visited once; hard links repeat the node). Entries
+ * naming nodes of other shards are skipped: recursive tools work per shard (the part of the tree
+ * this shard holds).
+ */
 function* walk(st: State, start: Node, recursive: boolean): Generator<Node> {
   const stack: Node[] = [start];
   while (stack.length > 0) {
     const node = stack.pop()!;
     yield node;
     if (node.dir === null || !recursive) continue;
-    for (const entry of node.dir.entries.values()) stack.push(st.nodes.get(entry.inode)!);
+    for (const entry of node.dir.entries.values()) {
+      const child = localChild(st, entry);
+      if (child !== null) stack.push(child);
+    }
   }
 }
 
