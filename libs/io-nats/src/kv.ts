@@ -23,6 +23,8 @@ export interface Bucket {
   create(key: string, value: Uint8Array): Promise<number | null>;
   /** Writes only if the key is still at `revision`; returns the new revision, or null when it moved. */
   update(key: string, value: Uint8Array, revision: number): Promise<number | null>;
+  /** Removes the key (a delete marker: `get` answers null after it). Deleting an absent key is not an error. */
+  delete(key: string): Promise<void>;
   /**
    * Calls `onEntry` with the key's current value (if any) and then with every new value, in
    * order, until `stop()`. Deletes are not reported.
@@ -38,6 +40,12 @@ export interface BucketOptions {
   readonly replicas?: number;
   /** Revisions kept per key (the shard map's history helps debugging moves). */
   readonly history?: number;
+  /**
+   * false: every read goes to the stream leader, so a read after a write (by anyone) sees it; the
+   * default lets any replica answer (faster, possibly stale on a replicated bucket). Applies to
+   * the bucket when this call creates it, and to this handle's reads either way.
+   */
+  readonly directGets?: boolean;
 }
 
 function isWrongLastSequence(err: unknown): boolean {
@@ -49,7 +57,11 @@ function isWrongLastSequence(err: unknown): boolean {
 
 /** Opens the bucket, creating it on first use (file storage). */
 export async function openBucket(nc: NatsConnection, name: string = clusterBucket, options: BucketOptions = {}): Promise<Bucket> {
-  const kv: KV = await new Kvm(nc).create(name, { replicas: options.replicas ?? 1, history: options.history ?? 5 });
+  const kv: KV = await new Kvm(nc).create(name, {
+    replicas: options.replicas ?? 1,
+    history: options.history ?? 5,
+    ...(options.directGets !== undefined ? { allow_direct: options.directGets } : {}),
+  });
   return {
     name,
     async get(key) {
@@ -74,6 +86,9 @@ export async function openBucket(nc: NatsConnection, name: string = clusterBucke
         }
       })();
       return { stop: () => iterator.stop() };
+    },
+    async delete(key) {
+      await kv.delete(key);
     },
     async update(key, value, revision) {
       try {
