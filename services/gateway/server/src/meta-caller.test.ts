@@ -184,3 +184,29 @@ test("the retries end when the deadline passes between scheduling an attempt and
   assert.deepEqual(await caller.call(request, { inode: 1 }), { status: Status.EAGAIN });
   assert.ok(sent.length >= 1 && sent.length < 10, `${sent.length} attempts`);
 });
+
+test("MOVED and TXLOCKED replies are retried with the same request id and never reach the client", async () => {
+  const { transport, sent } = scripted([
+    { kind: "reply", data: encodeMessage({ status: Status.MOVED }) },
+    { kind: "reply", data: encodeMessage({ status: Status.TXLOCKED }) },
+    { kind: "reply", data: encodeMessage({ status: Status.TXLOCKED }) },
+    { kind: "reply", data: encodeMessage({ status: Status.OK, attr: { type: 2 } }) },
+  ]);
+  const result = await createMetaCaller({ transport, ...fast }).call(request, { inode: 1 });
+  assert.deepEqual(result, { status: Status.OK, attr: { type: 2 } });
+  assert.equal(sent.length, 4);
+  assert.deepEqual(new Set(sent.map((s) => s.headers.get(Header.requestId))), new Set(["boot:1"]));
+  assert.ok(sent.every((s) => JSON.stringify(s.body) === JSON.stringify(request)), "every attempt carries the same request");
+});
+
+test("a request that stays MOVED or TXLOCKED until the bound gets EAGAIN, retried at the failover pace", async () => {
+  for (const status of [Status.MOVED, Status.TXLOCKED]) {
+    const { transport, sentAt } = timed(() => ({ afterMs: 0, outcome: { kind: "reply", data: encodeMessage({ status }) } }));
+    const caller = createMetaCaller({ transport, log: quietLog, attemptTimeoutMs: 200, retryTotalMs: 400, backoffMinMs: 10, backoffMaxMs: 400, failoverWindowMs: 10_000, failoverBackoffMs: 20 });
+    assert.deepEqual(await caller.call(request, { inode: 1 }), { status: Status.EAGAIN }, `status ${status}`);
+    // Retried, but paced by the failover backoff (20 ms), not immediately.
+    assert.ok(sentAt.length >= 5 && sentAt.length <= 40, `status ${status}: ${sentAt.length} attempts at ${sentAt.join(", ")}`);
+    const gaps = sentAt.slice(1).map((at, i) => at - sentAt[i]!);
+    assert.ok(percentileOf(gaps, 50) >= 8, `status ${status}: gaps ${gaps.join(", ")}`);
+  }
+});

@@ -11,9 +11,12 @@
  * keeps waiting, and the first reply of either wins — a request whose shard leader died after
  * receiving it reaches the new leader in well under a second instead of after the attempt timeout. After limits.metaRequestRetryTotalMs the client gets a status
  * instead: EAGAIN when no attempt reached a responder (the operation certainly did not happen),
- * IO when an attempt timed out (it may have happened). mfsmount passes either to the application
- * (it retries only lost connections, not statuses; protocol §5), which is the honest answer after
- * half a minute of a metadata tier that does not answer.
+ * IO when an attempt timed out (it may have happened). A reply with an internal status that
+ * means "not now" (MOVED: the shard map is changing; TXLOCKED: a cross-shard transaction holds the
+ * inode) is retried the same way, with the same request id, and never reaches the client.
+ * mfsmount passes EAGAIN or IO to the application (it retries only lost connections, not statuses;
+ * protocol §5), which is the honest answer after half a minute of a metadata tier that does not
+ * answer.
  */
 import { limits } from "@antler/base";
 import {
@@ -113,9 +116,16 @@ export function createMetaCaller(options: MetaCallerOptions): MetaCaller {
       if (settled === null) continue;
       inFlight.delete(settled.id);
       const { outcome } = settled;
-      if (outcome.kind === "reply") return decodeResult(outcome.data, request, log);
-      if (outcome.kind === "timeout") everTimedOut = true;
-      lastReason = outcome.kind === "timeout" ? "no reply in time" : outcome.reason;
+      if (outcome.kind === "reply") {
+        const result = decodeResult(outcome.data, request, log);
+        const retryable = retryableStatusReason(result.status);
+        if (retryable === null) return result;
+        // Internal statuses never reach a client: the request is sent again like an unanswered one.
+        lastReason = retryable;
+      } else {
+        if (outcome.kind === "timeout") everTimedOut = true;
+        lastReason = outcome.kind === "timeout" ? "no reply in time" : outcome.reason;
+      }
       // The next attempt is a fresh one: its hedges start from the first delay again.
       hedgeMs = hedgeStartMs;
       // Nobody has it (or it timed out): try again after the backoff, unless a hedge comes sooner.
@@ -174,6 +184,17 @@ export function createMetaCaller(options: MetaCallerOptions): MetaCaller {
       aborter.abort();
     },
   };
+}
+
+/**
+ * Replies that mean "not now" rather than an answer (internal statuses, @antler/ops status.ts):
+ * MOVED (the shard no longer owns the slot; a router with the new map sends it right) and
+ * TXLOCKED (a cross-shard transaction holds what the request needs). Null for a real answer.
+ */
+function retryableStatusReason(status: number): string | null {
+  if (status === Status.MOVED) return "moved: shard map changing";
+  if (status === Status.TXLOCKED) return "locked by a cross-shard transaction";
+  return null;
 }
 
 function decodeResult(data: Uint8Array, request: MetaRequest, log: Logger): Result {

@@ -33,6 +33,7 @@ import {
   openLeaseMirror, openQuorumLeaseStore, openQuorumLogStream, openSnapshotStore, type LeaseStore, type LogRecord,
   type LogFollower, type SnapshotStore,
 } from "@antler/io-nats";
+import { txnBucket } from "@antler/ops";
 import { Election, isEarlierIncarnation, leaseHolderId, leaseReplicaName } from "@antler/shard-core";
 import { createPlacement, type Placement } from "@antler/slots";
 import { createLogger, startTelemetryFromEnv, type Logger } from "@antler/telemetry";
@@ -179,6 +180,9 @@ export async function runShardProcess<E>(createStateMachine: StateMachineFactory
     const map = await loadShardMap(bucket, placement, config.shardCount);
     if (config.shardId >= map.shardCount) throw new ShardConfigError(`shard ${config.shardId} is not in the shard map (${map.shardCount} shards)`);
     const slots = slotsOwnedBy(map, config.shardId);
+    // Decisions of cross-shard transactions: replicated like the lease bucket, one revision per
+    // key, read at the stream leader (as the coordinator reads it: a follower may lag a decision).
+    const txDecisions = await openBucket(nc, txnBucket, { replicas: config.logReplicas, history: 1, directGets: false });
     const newStateMachine = async () => {
       const sm = await createStateMachine({ config, metaId, createdSeconds, logger, placement, slots, mapVersion: map.version });
       if (options.snapshots !== undefined && !isSnapshottable(sm)) throw new ShardConfigError("snapshots need a state machine with exportState/importState");
@@ -329,6 +333,9 @@ export async function runShardProcess<E>(createStateMachine: StateMachineFactory
         logger,
         lastSeq,
         writerId: holder,
+        slots,
+        replicaName: leaseReplicaName(config.shardId, config.replicaId),
+        txDecisions,
         ...(snapshotter !== null ? { onCommitted: (seq: number, record: Uint8Array, entries: number) => snapshotter?.committed(seq, record, entries) } : {}),
       });
       session = { server, appends };

@@ -5,7 +5,8 @@
  * with a stale view of the log is fenced and stops without replying. The process-level tests run
  * the real shard process (with the fake state machine), SIGKILL it while requests are in flight,
  * restart it, and check that every acknowledged create survived; and run two processes on one
- * log, of which exactly one wins the append and the other exits.
+ * log, of which exactly one wins the append and the other exits; and check the leader's stats
+ * subject (replica name, owned slots) and that the process opens the transaction decision bucket.
  */
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -17,7 +18,7 @@ import { createInterface } from "node:readline";
 import { after, before, test } from "node:test";
 import { connectNats, ensureShardLog, LogUnavailableError, type LogStream, type NatsConnection } from "@antler/io-nats";
 import { startNatsServer, type NatsServerHandle } from "@antler/testkit";
-import { decodeMessage, encodeMessage, nameFromText, shardRequestSubject, Status, type Command } from "@antler/ops";
+import { decodeMessage, encodeMessage, nameFromText, shardRequestSubject, shardStatsSubject, Status, txnBucket, type Command, type ShardStats } from "@antler/ops";
 import { createLogger } from "@antler/telemetry";
 import { replayLog } from "./replay.ts";
 import { startShardServer } from "./shard-server.ts";
@@ -296,3 +297,30 @@ test("a second process of the same replica takes the shard over: one serves, a r
     await killChild(b.child, "SIGKILL");
   }
 });
+
+test("the leader process answers its stats subject with its replica name and slots", { timeout: 120_000 }, async () => {
+  const shardId = 22;
+  const shard = await startShardChild(shardId);
+  try {
+    assert.equal((await call(shardId, create("s1"))).status, 0);
+    const stats = decodeMessage((await nc.request(shardStatsSubject(shardId), new Uint8Array(0), { timeout: 3000 })).data) as ShardStats;
+    assert.equal(stats.shardId, shardId);
+    assert.equal(stats.replica, "s22.r0");
+    // The slots it owns in the shard map (64 shards share 2048).
+    assert.equal(stats.slots, shard.ready.slots);
+    assert.ok(stats.slots > 0 && stats.slots < 2048);
+    assert.equal(stats.forwarded, 0);
+    assert.equal(stats.preparedTxns, 0);
+    // The decision bucket of cross-shard transactions was opened (created) by the shard.
+    assert.ok((await jetStreamStreamNames()).includes(`KV_${txnBucket}`));
+    assert.equal(await killChild(shard.child, "SIGTERM"), 0);
+    await assert.rejects(nc.request(shardStatsSubject(shardId), new Uint8Array(0), { timeout: 300 }), "a stopped shard answers no stats");
+  } finally {
+    await killChild(shard.child, "SIGKILL");
+  }
+});
+
+async function jetStreamStreamNames(): Promise<string[]> {
+  const reply = await nc.request("$JS.API.STREAM.NAMES", encodeMessage({}), { timeout: 2000 });
+  return ((decodeMessage(reply.data) as { streams: string[] | null }).streams ?? []);
+}
