@@ -370,12 +370,12 @@ test("the stats subject answers the leader's figures", async () => {
   await assert.rejects(nc.request(shardStatsSubject(shardId), new Uint8Array(0), { timeout: 300 }));
 });
 
-test("a remote node whose shard never answers is missing after the attempts; a slow first attempt is retried", async () => {
+test("a remote node whose shard never answers is unreachable (not missing) after the attempts; a slow first attempt is retried", async () => {
   const fetch = createRemoteAttrFetcher({ nc, logger: quiet, attemptTimeoutMs: 100, attempts: 3, retryPauseMs: 20 });
   const nobody = (7 << 20) | 1;
-  // No subscriber at all: "no responders" three times, then null.
+  // No subscriber at all: "no responders" three times, then unreachable (never reported as gone).
   const started = Date.now();
-  assert.deepEqual(await fetch([nobody], ctx), new Map([[nobody, null]]));
+  assert.deepEqual(await fetch([nobody], ctx), { attrs: new Map(), unreachable: [nobody] });
   assert.ok(Date.now() - started >= 40, "paused between attempts");
   // The first attempt goes unanswered (a leader that died); the second is answered.
   const slow = (8 << 20) | 2;
@@ -383,7 +383,7 @@ test("a remote node whose shard never answers is missing after the attempts; a s
   const routers = fakeRouters(async () => (++attempts === 1 ? null : { status: Status.OK, attr: fileAttr(slow) }));
   try {
     await nc.flush();
-    assert.deepEqual(await fetch([slow, slow], { ...ctx, requestId: "sl:1" }), new Map([[slow, fileAttr(slow)]]));
+    assert.deepEqual(await fetch([slow, slow], { ...ctx, requestId: "sl:1" }), { attrs: new Map([[slow, fileAttr(slow)]]), unreachable: [] });
     assert.equal(attempts, 2, "one inode asked once per attempt, duplicates merged");
   } finally {
     routers.stop();

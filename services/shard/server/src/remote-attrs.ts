@@ -7,9 +7,11 @@
  *
  * An attempt that finds no responders, times out or meets a stale shard map (MOVED) is retried a
  * few times (limits.remoteAttr*): a shard in failover is found again within them. ENOENT is an
- * answer (the node is gone: null); so is a failure after the last attempt (null, logged), and the
- * completion decides what a missing node means (a lookup answers ENOENT, a readdir leaves the
- * entry out). Many inodes are asked concurrently, at most limits.remoteAttrConcurrencyMax at once.
+ * answer (the node is gone: null) and the completion decides what a missing node means (a lookup
+ * answers ENOENT, a readdir leaves the entry out). A node still unreachable after the last attempt
+ * is NOT reported missing — that would make a client cache a negative lookup for a node that
+ * exists while its shard fails over — but listed as unreachable: the shell then answers nothing
+ * and the gateway's own retry (same request id, after its hedge) asks again. Many inodes are asked concurrently, at most limits.remoteAttrConcurrencyMax at once.
  */
 import { limits } from "@antler/base";
 import { newHeaders, request, type NatsConnection } from "@antler/io-nats";
@@ -25,8 +27,13 @@ export interface RemoteAttrFetcherOptions {
   readonly concurrencyMax?: number;
 }
 
-/** Attributes of `inodes` as their shards answer them to `ctx`; null = gone or unreachable. Never rejects. */
-export type RemoteAttrFetcher = (inodes: readonly number[], ctx: Ctx) => Promise<Map<number, Attr | null>>;
+/** Attributes of `inodes` as their shards answer them to `ctx` (null = gone), and the inodes no shard answered for. Never rejects. */
+export type RemoteAttrFetcher = (inodes: readonly number[], ctx: Ctx) => Promise<RemoteAttrAnswers>;
+
+export interface RemoteAttrAnswers {
+  readonly attrs: Map<number, Attr | null>;
+  readonly unreachable: readonly number[];
+}
 
 /** One attempt's outcome: an answer (attr or null), or "retry". */
 type AttemptOutcome = { readonly kind: "answer"; readonly attr: Attr | null } | { readonly kind: "retry"; readonly reason: string };
@@ -67,7 +74,7 @@ export function createRemoteAttrFetcher(options: RemoteAttrFetcherOptions): Remo
     return { kind: "answer", attr: null };
   };
 
-  const fetchOne = async (inode: number, ctx: Ctx): Promise<Attr | null> => {
+  const fetchOne = async (inode: number, ctx: Ctx): Promise<Attr | null | undefined> => {
     // A request of its own (not the client's packet): no resend identity, its own request id.
     const requestId = ctx.requestId === undefined ? undefined : `${ctx.requestId}/attr/${inode}`;
     const subCtx: Ctx = {
@@ -87,26 +94,29 @@ export function createRemoteAttrFetcher(options: RemoteAttrFetcherOptions): Remo
       reason = outcome.reason;
       if (n < attempts) await new Promise((resolve) => setTimeout(resolve, retryPauseMs));
     }
-    logger.warn("remote node unreachable; answered as missing", { inode, attempts, reason });
-    return null;
+    logger.warn("remote node unreachable; the request is left to the gateway's retry", { inode, attempts, reason });
+    return undefined;
   };
 
   return async (inodes, ctx) => {
     const unique = [...new Set(inodes)];
     const attrs = new Map<number, Attr | null>();
+    const unreachable: number[] = [];
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < unique.length) {
         const inode = unique[next++]!;
         try {
-          attrs.set(inode, await fetchOne(inode, ctx));
+          const attr = await fetchOne(inode, ctx);
+          if (attr === undefined) unreachable.push(inode);
+          else attrs.set(inode, attr);
         } catch (err) {
           logger.error("fetching a remote node's attributes failed", { inode, err });
-          attrs.set(inode, null);
+          unreachable.push(inode);
         }
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrencyMax, unique.length) }, worker));
-    return attrs;
+    return { attrs, unreachable };
   };
 }

@@ -277,8 +277,10 @@ export function startShardServer<E>(options: ShardServerOptions<E>): ShardServer
     const remote = execution.remote;
     if (remote !== undefined) {
       runner.carry(execution, () => {
-        void fetchRemoteAttrs(remote.inodes, request.ctx).then((attrs) => {
+        void fetchRemoteAttrs(remote.inodes, request.ctx).then(({ attrs, unreachable }) => {
           if (!serving) return settled();
+          // Not "missing": unanswered, so the gateway's retry asks again once the shard is back.
+          if (unreachable.length > 0) return settled();
           let result: Result;
           try {
             result = remote.complete(attrs);
