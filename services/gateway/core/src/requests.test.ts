@@ -198,3 +198,18 @@ test("READDIR with attributes maps the session root to 1 and echoes nedgeid", ()
   assert.deepEqual(reply.entries.map((e) => [new TextDecoder().decode(e.name), e.inode]), [[".", 1], ["..", 1], ["f", 3]]);
   assert.equal(driver.sent.at(-1)!.payload.length, 4 + 8 + 3 * (1 + 4 + 36) + 1 + 2 + 1);
 });
+
+test("lookup: lflags a shard cannot compute (0xFFFF, a node of another shard) are left out of the reply", () => {
+  const driver = new Driver(options("* / rw"));
+  driver.register();
+  const call = Driver.call(driver.request({ kind: "lookup", msgid: 9, parent: 1, name: enc.encode("d"), credentials: userCred }));
+  driver.result(call.token, { status: 0, inode: 3, attr: fileAttr, lflags: 0xffff });
+  const reply = driver.lastReply(null);
+  assert.ok(reply.kind === "lookup");
+  assert.equal(reply.lflags, null, "the 40-byte form: mfsmount then checks every access with the master");
+  const known = Driver.call(driver.request({ kind: "lookup", msgid: 10, parent: 1, name: enc.encode("f"), credentials: userCred }));
+  driver.result(known.token, { status: 0, inode: 4, attr: fileAttr, lflags: 0x1f });
+  const knownReply = driver.lastReply(null);
+  assert.ok(knownReply.kind === "lookup");
+  assert.equal(knownReply.lflags, 0x1f);
+});

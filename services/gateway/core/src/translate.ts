@@ -38,6 +38,9 @@ import { disableBit } from "./exports.ts";
 import { translateFileData } from "./file-data.ts";
 import { anonymousGid, attrOut, inodeIn, inodeOut, mappedCaller, type Caller } from "./identity.ts";
 
+/** The lflags a shard answers when it cannot compute them (shard-core lookup.ts). */
+const lookupFlagsUnknown = 0xffff;
+
 /** Which kind of registered connection a request arrived on (GETDIRSTATS answers differ). */
 export type SessionKind = "mount" | "tools";
 
@@ -156,8 +159,11 @@ export function translateRequest(session: SessionRecord, sessionKind: SessionKin
       const caller = credentialsCaller(request.credentials);
       const type = codes.MATOCL_FUSE_LOOKUP;
       return call({ kind: "lookup", parent: inode(request.parent), name: nameFromBytes(request.name) }, caller, type, request.msgid, (result) => {
+        // 0xFFFF from a shard = "unknown" (a node of another shard whose rights its attributes
+        // cannot tell): the 40-byte reply without lflags, so mfsmount asks for every access
+        // instead of caching bits it would read as read-only and immutable.
         // A read-only session is flagged LOOKUP_RO_FILESYSTEM; mfsmount then refuses writes itself.
-        const lflags = ro ? result.lflags | codes.LookupFlag.RO_FILESYSTEM : result.lflags;
+        const lflags = result.lflags === lookupFlagsUnknown ? null : ro ? result.lflags | codes.LookupFlag.RO_FILESYSTEM : result.lflags;
         return { kind: "lookup", msgid: request.msgid, inode: out(result.inode), attr: attrOut(session, caller, result.attr), lflags, chunk: null };
       });
     }
