@@ -385,7 +385,7 @@ async function profiledRound(
   return { profile: plan.profile, shape, processes, skipped };
 }
 
-async function machineInfo(loadBefore: readonly number[]): Promise<MachineInfo> {
+export async function machineInfo(loadBefore: readonly number[]): Promise<MachineInfo> {
   return { cpus: os.availableParallelism(), loadBefore, loadAfter: os.loadavg(), kernel: `${os.type()} ${os.release()}`, node: process.version, revision: await gitRevision() };
 }
 

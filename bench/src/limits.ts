@@ -57,3 +57,18 @@ export const stopGraceMs = 20_000;
 export const childSlackMs = 60_000;
 /** Bytes of a child's stdout kept (its JSON result); more is a protocol error. */
 export const childStdoutBytesMax = 64 * 1024 * 1024;
+
+/**
+ * The shard-scaling benchmark (`npm run bench:shards`). 4000 files per phase keep one turn of one
+ * cluster at about 10–20 s on the loaded 2-core machine (a few thousand creates per second); 512
+ * directories give each shard of a 4-shard cluster about 128 of them, so the spread of files over
+ * the shards and the share of cross-shard mkdirs come close to their expectation, and the mkdir
+ * phase (slower: most of its operations are coordinated transactions) still lasts long enough to
+ * be timed.
+ */
+export const shardScalingFilesDefault = 4_000;
+export const shardScalingDirsDefault = 512;
+/** The clusters of one run are up at the same time (each in its own namespace): bound their number. */
+export const shardScalingClustersMax = 6;
+/** A shard's stats request (ShardStats) must be answered within this long, else the count is unknown. */
+export const shardStatsTimeoutMs = 3_000;

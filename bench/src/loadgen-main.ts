@@ -9,6 +9,7 @@
 import type { WorkloadConfig } from "./loadgen-runner.ts";
 import { runMountWorkload } from "./mount-workload.ts";
 import { runProtocolWorkload } from "./protocol-workload.ts";
+import { runShardWorkload } from "./shard-workload.ts";
 
 async function readStdin(bytesMax: number): Promise<string> {
   const chunks: Buffer[] = [];
@@ -37,6 +38,9 @@ async function main(): Promise<number> {
       break;
     case "mount":
       result = await runMountWorkload(config, progress);
+      break;
+    case "shards":
+      result = await runShardWorkload(config, progress);
       break;
     default:
       process.stderr.write(`loadgen: unknown mode ${JSON.stringify((config as { mode?: unknown }).mode)}\n`);

@@ -11,9 +11,10 @@ import type { Namespace } from "./netns.ts";
 import { killQuietly, runCommand } from "./processes.ts";
 import type { ProtocolWorkloadConfig } from "./protocol-workload.ts";
 import { type LoadResult, parseLoadResult } from "./result.ts";
+import type { ShardWorkloadConfig } from "./shard-workload.ts";
 
 /** What the load-generator child gets on stdin. */
-export type WorkloadConfig = ProtocolWorkloadConfig | MountWorkloadConfig;
+export type WorkloadConfig = ProtocolWorkloadConfig | MountWorkloadConfig | ShardWorkloadConfig;
 
 const loadgenMain = path.join(path.dirname(fileURLToPath(import.meta.url)), "loadgen-main.ts");
 

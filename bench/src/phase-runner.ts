@@ -27,6 +27,8 @@ export interface PhaseOptions {
   progress: (line: string) => void;
   /** The server's network namespace (nsfs inode): its processes' CPU time is measured. */
   serverNetnsInode: number | null;
+  /** How the server's processes are named in serverCpuSeconds (default: by service). */
+  processName?: (pid: number) => string;
 }
 
 const errorSamplesMax = 5;
@@ -37,7 +39,7 @@ export async function runPhase(lanes: readonly Lane[], options: PhaseOptions): P
   const errorSamples = new Set<string>();
   let errors = 0;
   let truncated = false;
-  const serverCpuAtStart = sampleNamespaceCpu(options.serverNetnsInode, process.pid);
+  const serverCpuAtStart = sampleNamespaceCpu(options.serverNetnsInode, process.pid, options.processName);
   const cpuAtStart = process.cpuUsage();
   const startedAt = performance.now();
   const deadline = startedAt + options.budgetMs;
@@ -93,7 +95,7 @@ export async function runPhase(lanes: readonly Lane[], options: PhaseOptions): P
   }
   const elapsedSeconds = (performance.now() - startedAt) / 1000;
   const cpu = process.cpuUsage(cpuAtStart);
-  const serverCpuSeconds = cpuSecondsBetween(serverCpuAtStart, sampleNamespaceCpu(options.serverNetnsInode, process.pid));
+  const serverCpuSeconds = cpuSecondsBetween(serverCpuAtStart, sampleNamespaceCpu(options.serverNetnsInode, process.pid, options.processName));
   return {
     phase: options.phase,
     count: histogram.count,

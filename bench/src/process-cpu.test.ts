@@ -5,7 +5,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { cpuSecondsBetween, nameFromCommandLine, namespaceInode, sampleNamespaceCpu } from "./process-cpu.ts";
+import * as fsp from "node:fs/promises";
+import * as os from "node:os";
+import * as path from "node:path";
+import { cpuSecondsBetween, instanceName, nameFromCommandLine, namespaceInode, sampleNamespaceCpu } from "./process-cpu.ts";
 
 test("command lines map to service or program names", () => {
   assert.equal(nameFromCommandLine(["/x/node", "/work/main/services/gateway/server/src/main.ts"]), "gateway");
@@ -40,4 +43,31 @@ test("a busy child in our namespace is measured; the excluded pid is not", { ski
     child.kill("SIGKILL");
   }
   assert.deepEqual(sampleNamespaceCpu(null, process.pid).size, 0);
+});
+
+test("a shard process is named by its service directory, so each shard is counted apart", { skip: process.platform !== "linux", timeout: 30_000 }, async () => {
+  const root = await fsp.mkdtemp(path.join(os.tmpdir(), "antler-bench-instance-"));
+  // What the launcher does: the shard's main under services/shard/, its working directory shard-<id>.
+  const main = path.join(root, "services", "shard", "server", "main.js");
+  await fsp.mkdir(path.dirname(main), { recursive: true });
+  await fsp.writeFile(main, "process.stdout.write('up'); setTimeout(() => {}, 20000);\n");
+  const children = await Promise.all(
+    ["shard-3", "shard-1-r2", "elsewhere"].map(async (directory) => {
+      await fsp.mkdir(path.join(root, directory));
+      const child = spawn(process.execPath, [main], { cwd: path.join(root, directory) });
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.once("data", () => resolve());
+        child.once("exit", (code) => reject(new Error(`child exited early with ${code}`)));
+      });
+      return child;
+    }),
+  );
+  try {
+    assert.deepEqual(children.map((child) => instanceName(child.pid!)), ["shard-3", "shard-1-r2", "shard"]);
+    const sample = sampleNamespaceCpu(namespaceInode("/proc/self/ns/net"), process.pid, instanceName);
+    assert.equal(sample.get(children[0]!.pid!)?.name, "shard-3");
+  } finally {
+    for (const child of children) child.kill("SIGKILL");
+    await fsp.rm(root, { recursive: true, force: true });
+  }
 });

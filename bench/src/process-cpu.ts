@@ -25,8 +25,11 @@ export function namespaceInode(path: string): number | null {
   }
 }
 
-/** CPU ticks of every process in the namespace, except `excludePid` (the load generator itself). */
-export function sampleNamespaceCpu(netnsInode: number | null, excludePid: number): CpuSample {
+/**
+ * CPU ticks of every process in the namespace, except `excludePid` (the load generator itself),
+ * named by `nameOf` (default: by service, so all shards of a cluster share the name "shard").
+ */
+export function sampleNamespaceCpu(netnsInode: number | null, excludePid: number, nameOf: (pid: number) => string = processName): CpuSample {
   const sample: CpuSample = new Map();
   if (netnsInode === null) return sample;
   let entries: string[];
@@ -44,7 +47,7 @@ export function sampleNamespaceCpu(netnsInode: number | null, excludePid: number
     if (namespaceInode(`/proc/${pid}/ns/net`) !== netnsInode) continue;
     const ticks = readTicks(pid);
     if (ticks === null) continue;
-    sample.set(pid, { name: processName(pid), ticks });
+    sample.set(pid, { name: nameOf(pid), ticks });
   }
   return sample;
 }
@@ -90,6 +93,22 @@ export function nameFromCommandLine(argv: readonly string[]): string {
   // the program is the first word, its name what follows the last "/" of that word.
   const program = (argv[0] ?? "").split(" ")[0] ?? "";
   return program.slice(program.lastIndexOf("/") + 1) || "?";
+}
+
+/**
+ * Like the service name, but a shard process is named by its service directory, the launcher's
+ * name of that process ("shard-0", "shard-1-r2"), so each shard's CPU is counted apart.
+ */
+export function instanceName(pid: number): string {
+  const name = processName(pid);
+  if (name !== "shard") return name;
+  try {
+    const directory = fs.readlinkSync(`/proc/${pid}/cwd`);
+    const instance = directory.slice(directory.lastIndexOf("/") + 1);
+    return /^shard-[0-9]+(-r[0-9]+)?$/.test(instance) ? instance : name;
+  } catch {
+    return name;
+  }
 }
 
 function processName(pid: number): string {
