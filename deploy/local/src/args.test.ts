@@ -99,3 +99,11 @@ test("up --profile takes minimal or ha, --shard-replicas a small count", () => {
   refuses(["up", "--data", "d", "--profile", "huge"], /--profile must be one of minimal, ha/);
   refuses(["up", "--data", "d", "--shard-replicas", "0"], /between 1 and 7/);
 });
+
+test("fsck takes --data and --json like status, nothing else", () => {
+  assert.deepEqual(parseArgs(["fsck", "--data", "d"]), { kind: "fsck", dataDir: "d", json: false });
+  assert.deepEqual(parseArgs(["fsck", "--data=d", "--json"]), { kind: "fsck", dataDir: "d", json: true });
+  refuses(["fsck"], /'fsck' needs --data DIR/);
+  refuses(["fsck", "--data", "d", "--shards", "2"], /unknown option '--shards' for 'fsck'/);
+  refuses(["fsk", "--data", "d"], /unknown command 'fsk' \(commands: up, status, fsck, down, help\)/);
+});

@@ -58,6 +58,13 @@ export interface StatusCommand {
   json: boolean;
 }
 
+/** `antler fsck`: check the namespace of the running cluster (fsck.ts). */
+export interface FsckCommand {
+  kind: "fsck";
+  dataDir: string;
+  json: boolean;
+}
+
 export interface DownCommand {
   kind: "down";
   dataDir: string;
@@ -67,7 +74,7 @@ export interface HelpCommand {
   kind: "help";
 }
 
-export type Command = UpCommand | SuperviseCommand | StatusCommand | DownCommand | HelpCommand;
+export type Command = UpCommand | SuperviseCommand | StatusCommand | FsckCommand | DownCommand | HelpCommand;
 
 /** A bad command line: the message is one line for the user; the CLI exits with status 2. */
 export class UsageError extends Error {
@@ -94,9 +101,17 @@ commands:
       --log-level LEVEL        debug, info, warn or error (default info)
       --otel EXPORTER          none, console or otlp (default none)
       --detach                 return once the cluster serves; a background supervisor stays
-  status --data DIR [--json]   show every process of the cluster and how to mount it
+  status --data DIR [--json]   show every process of the cluster and how to mount it; while it
+                               runs also each shard's slots, inodes, dirs, files, ops/s,
+                               forwarded and prepared transactions and its leader
+  fsck --data DIR [--json]     check the running cluster's namespace across all shards (entries,
+                               parent edges, link counts, orphans, cycles, placement, the shards'
+                               own checks); exit 0 clean, 1 problems found, 3 could not read it
   down --data DIR              stop the cluster started on DIR and remove its namespace
   help                         show this text
+
+Exit status: 0 success (fsck: clean), 1 failure (fsck: problems found), 2 bad usage,
+3 fsck could not read the whole namespace (cluster not running, a shard not answering).
 
 The environment variables ANTLER_LOG_LEVEL and ANTLER_OTEL_EXPORTER set the defaults of
 --log-level and --otel. See deploy/local/README.md for files, readiness and supervision.`;
@@ -117,6 +132,7 @@ const flagsByCommand = {
     "--data": "string", "--owns-netns": "boolean", "--attached": "boolean", ...runFlags,
   },
   status: { "--data": "string", "--json": "boolean" },
+  fsck: { "--data": "string", "--json": "boolean" },
   down: { "--data": "string" },
 } as const satisfies Record<string, FlagSpec>;
 
@@ -134,7 +150,7 @@ export function parseArgs(argv: readonly string[], defaults: ArgDefaults = {}): 
     return { kind: "help" };
   }
   if (!Object.hasOwn(flagsByCommand, name)) {
-    throw new UsageError(`unknown command '${name}' (commands: up, status, down, help)`);
+    throw new UsageError(`unknown command '${name}' (commands: up, status, fsck, down, help)`);
   }
   const commandName = name as keyof typeof flagsByCommand;
   const flags = parseFlags(commandName, flagsByCommand[commandName], rest);
@@ -142,6 +158,8 @@ export function parseArgs(argv: readonly string[], defaults: ArgDefaults = {}): 
   switch (commandName) {
     case "status":
       return { kind: "status", dataDir, json: flags.has("--json") };
+    case "fsck":
+      return { kind: "fsck", dataDir, json: flags.has("--json") };
     case "down":
       return { kind: "down", dataDir };
     case supervisorCommandName:

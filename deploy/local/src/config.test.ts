@@ -136,6 +136,9 @@ test("services start router, shards 0..N-1, gateway, each with its environment",
     ANTLER_LOG_REPLICAS: "1",
   });
   assert.equal("ANTLER_SHARD_ID" in serviceEnvironment(config, settings, plan[3]!, layout), false);
+  // The router creates the lease and transaction buckets when it is first to use them.
+  assert.equal(serviceEnvironment(config, settings, plan[0]!, layout)["ANTLER_LOG_REPLICAS"], "1");
+  assert.equal("ANTLER_LOG_REPLICAS" in serviceEnvironment(config, settings, plan[3]!, layout), false);
 });
 
 test("the mount command enters the namespace only when there is one", () => {
@@ -240,6 +243,7 @@ test("ha profile: 2 routers, 3 replicas per shard, 2 gateways, each with its env
   assert.equal(shard["ANTLER_NATS_JOURNAL_URLS"], "nats://127.0.0.1:4232,nats://127.0.0.1:4233,nats://127.0.0.1:4234");
   assert.equal(shard["ANTLER_DATA_DIR"], "/srv/a/services/shard-1-r1");
   assert.equal(serviceEnvironment(config, settings, plan[1]!, layout)["ANTLER_NATS_URL"], allNats);
+  assert.equal(serviceEnvironment(config, settings, plan[1]!, layout)["ANTLER_LOG_REPLICAS"], "3");
   // Gateways take one URL each (their config accepts one), spread over the nodes.
   assert.equal(serviceEnvironment(config, settings, plan[8]!, layout)["ANTLER_NATS_URL"], "nats://127.0.0.1:4222");
   assert.equal(serviceEnvironment(config, settings, plan[9]!, layout)["ANTLER_NATS_URL"], "nats://127.0.0.1:4223");

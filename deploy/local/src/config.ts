@@ -462,6 +462,11 @@ export function serviceEnvironment(
     const urls = natsUrlOf(config).split(",");
     environment["ANTLER_NATS_URL"] = urls[(plan.index ?? 0) % urls.length] ?? urls[0] ?? "";
   }
+  if (plan.service === "router") {
+    // The coordinating router opens the lease bucket (coordinator lease) and the transaction
+    // decision bucket; whoever creates a bucket first fixes its replica count for good.
+    environment["ANTLER_LOG_REPLICAS"] = String(topology.storeReplicas);
+  }
   if (plan.shardId !== undefined) {
     environment["ANTLER_SHARD_ID"] = String(plan.shardId);
     environment["ANTLER_REPLICA_ID"] = String(plan.replicaId ?? 0);

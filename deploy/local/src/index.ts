@@ -1,5 +1,5 @@
 /**
- * @antler/launcher: the local cluster launcher behind `antler up/status/down`. Other packages
+ * @antler/launcher: the local cluster launcher behind `antler up/status/fsck/down`. Other packages
  * (e2e tests, benchmarks) use these to start and stop clusters and to read their state without
  * parsing CLI output.
  */
@@ -15,3 +15,8 @@ export type {
 } from "./state.ts";
 export { statusView } from "./status.ts";
 export type { StatusView } from "./status.ts";
+export { checkCluster, fsckExit, FsckReadError } from "./fsck.ts";
+export type { FsckReport } from "./fsck.ts";
+export { checkNamespace } from "./fsck-check.ts";
+export type { FsckFindings, NamespaceDump, ShardDump } from "./fsck-check.ts";
+export type { ShardStatsRow } from "./shard-stats.ts";

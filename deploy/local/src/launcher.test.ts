@@ -276,6 +276,14 @@ describe("antler launcher (integration)", { skip }, () => {
     assert.deepEqual(shards.map((entry) => [entry.shardId, entry.leader, entry.ready]),
       [[0, true, { shard: 0 }], [1, true, { shard: 1 }]]);
     const netns = netnsOf(view);
+    // status ran itself inside the namespace and asked every shard (stand-ins do not answer).
+    assert.equal(view.shardsError, undefined);
+    assert.deepEqual(view.shards?.map((row) => [row.shardId, row.stats]), [[0, null], [1, null]]);
+    assert.match((await antler(["status", "--data", dir])).stdout, /^1 +- +- +- +- +- +- +- +-$/m);
+    // fsck reaches the cluster's NATS too; stand-ins keep no shard map: it cannot check (exit 3).
+    const checked = await antler(["fsck", "--data", dir]);
+    assert.equal(checked.code, 3, checked.stderr);
+    assert.match(checked.stderr, /^antler: fsck: the cluster has no shard map yet/m);
     assert.equal((await antler(["down", "--data", dir])).code, 0);
     assert.equal(existsSync(`/run/netns/${netns}`), false);
 
@@ -324,12 +332,15 @@ describe("antler launcher (integration)", { skip }, () => {
       assert.ok(shardEnvironment.includes(entry), `shard-0-r1 lacks ${entry}`);
     }
 
+    // The lease and transaction buckets exist before any service opens them, replicated on
+    // every node, read from the stream leader only, one revision per key.
+    for (const name of ["antler-leases", "antler-txn"]) {
+      const info = natsRequest(netns, `$JS.API.STREAM.INFO.KV_${name}`, "");
+      assert.match(info, /"num_replicas":3/, info);
+      assert.match(info, /"max_msgs_per_subject":1\b/, info);
+      assert.doesNotMatch(info, /"allow_direct":true/, info);
+    }
     // The shards' lease names replica 1 (as a real shard would write it): status shows it.
-    const leases = JSON.stringify({
-      name: "KV_antler-leases", subjects: ["$KV.antler-leases.>"], storage: "file",
-      num_replicas: 3, max_msgs_per_subject: 1,
-    });
-    assert.match(natsRequest(netns, "$JS.API.STREAM.CREATE.KV_antler-leases", leases), /create_response/);
     const lease = JSON.stringify({ holder: "s0.r1/standin", epoch: 1, renewals: 0 });
     assert.match(natsRequest(netns, "$KV.antler-leases.shard.0", lease), /"seq":1/);
     const leadersOf = (current: StatusView): Array<[string, boolean | undefined]> => current.processes

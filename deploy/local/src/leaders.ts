@@ -8,6 +8,7 @@
  */
 import { connectNats, type NatsConnection } from "@antler/io-nats";
 import { leaderPollMs, leaderReadTimeoutMs } from "./limits.ts";
+import { readKvValue } from "./kv-read.ts";
 import { isSameProcess } from "./processes.ts";
 import type { ProcessRecord } from "./state.ts";
 
@@ -48,12 +49,8 @@ export function holderOfLeaseValue(value: Uint8Array): string | undefined {
  * @throws when NATS does not answer (the caller keeps what it knew).
  */
 export async function readLeaseHolder(nc: NatsConnection, shardId: number): Promise<string | undefined> {
-  const subject = `$JS.API.STREAM.MSG.GET.KV_${leaseBucketName}`;
-  const request = JSON.stringify({ last_by_subj: `$KV.${leaseBucketName}.${leaseKeyOf(shardId)}` });
-  const reply = await nc.request(subject, request, { timeout: leaderReadTimeoutMs });
-  const answer = reply.json<{ message?: { data?: string }; error?: unknown }>();
-  if (answer.error !== undefined || typeof answer.message?.data !== "string") return undefined;
-  return holderOfLeaseValue(Buffer.from(answer.message.data, "base64"));
+  const value = await readKvValue(nc, leaseBucketName, leaseKeyOf(shardId), leaderReadTimeoutMs);
+  return value === undefined ? undefined : holderOfLeaseValue(value);
 }
 
 /**

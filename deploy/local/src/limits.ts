@@ -53,3 +53,27 @@ export const chunkserversMax = 32;
 export const shardsMax = 64;
 /** A leader and standbys; more than a handful only adds log readers. */
 export const shardReplicasMax = 7;
+
+/**
+ * `status` and `fsck` connect to the running cluster's NATS; they give up after this long (a
+ * cluster that is starting or stopping, or a namespace this user cannot enter).
+ */
+export const clusterConnectWindowMs = 3_000;
+/** `status`: one shard's live figures (shardStatsSubject); a shard that does not answer shows "-". */
+export const shardStatsTimeoutMs = 1_000;
+/** `fsck`: one fsckdump page, assembled from its parts... */
+export const fsckPageTimeoutMs = 10_000;
+/** ...tried this often (a shard leader may be failing over: about 1 s without one)... */
+export const fsckPageAttempts = 5;
+/** ...with this pause between attempts. */
+export const fsckRetryPauseMs = 1_000;
+/**
+ * `fsck` reads the namespace again after this long when the first pass found problems or
+ * prepared transactions, and reports only what both passes saw: a problem seen once was an
+ * operation in flight, a transaction prepared in both reads outlived limits.txResolveAfterMs.
+ */
+export const fsckRecheckDelayMs = 3_000;
+/** Problems printed one per line; the rest are counted (all are in --json). */
+export const fsckProblemsShownMax = 50;
+/** A progress line on stderr every this many pages of one shard. */
+export const fsckProgressEveryPages = 10;

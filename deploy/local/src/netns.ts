@@ -6,7 +6,7 @@
  * through it stay visible in the host's mount namespace (`ip netns exec` would not do that).
  */
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { promisify } from "node:util";
 import { netnsAddressPrefix } from "./config.ts";
 
@@ -27,6 +27,20 @@ export function netnsEnterArgv(name: string): string[] {
 
 export function netnsExists(name: string): boolean {
   return existsSync(netnsPath(name));
+}
+
+/**
+ * Whether this process already runs in the namespace's network: /run/netns/NAME and
+ * /proc/self/ns/net are the same nsfs inode exactly then. False when either cannot be read.
+ */
+export function insideNetns(name: string): boolean {
+  try {
+    const own = statSync("/proc/self/ns/net");
+    const target = statSync(netnsPath(name));
+    return own.dev === target.dev && own.ino === target.ino;
+  } catch {
+    return false;
+  }
 }
 
 async function ip(args: string[]): Promise<string> {

@@ -2,12 +2,16 @@
  * `antler status --data DIR [--json]`: the cluster's processes as the supervisor recorded them,
  * each checked against the live system (a recorded PID counts as alive only while it is the same
  * process, by start time). Works on a stopped cluster too: everything then shows as stopped.
+ * While the cluster runs, each shard leader's live figures are added (shard-stats.ts).
  */
 import type { StatusCommand } from "./args.ts";
-import { layoutOf, mountCommandOf, type NetworkConfig } from "./config.ts";
+import { readClusterConfig } from "./cluster-file.ts";
+import { ClusterUnreachable, connectToCluster } from "./cluster-link.ts";
+import { layoutOf, mountCommandOf, type ClusterConfig, type NetworkConfig } from "./config.ts";
 import { supervisorAlive } from "./down.ts";
+import { insideNetns } from "./netns.ts";
 import { isSameProcess } from "./processes.ts";
-import { readClusterConfig } from "./supervise.ts";
+import { readShardStats, shardStatsHeader, shardStatsRows, type ShardStatsRow } from "./shard-stats.ts";
 import { readState, type ClusterState, type ProcessRecord } from "./state.ts";
 
 export interface ProcessStatusView extends ProcessRecord {
@@ -29,6 +33,12 @@ export interface StatusView {
   csPort: number | null;
   mountCommand: string | null;
   processes: ProcessStatusView[];
+  /**
+   * Set by `antler status` (not by statusView) while the cluster runs: every shard's live figures
+   * as its leader reports them, or `shardsError` when the cluster's NATS could not be asked.
+   */
+  shards?: ShardStatsRow[];
+  shardsError?: string;
 }
 
 export function statusView(dataDir: string): StatusView {
@@ -93,18 +103,59 @@ export function formatStatus(view: StatusView): string {
       String(entry.restarts), view.status === "running" || entry.alive ? entry.status : "stopped",
       entry.addresses.join(", ") || "-",
     ]);
-    const widths = header.map((title, column) =>
-      Math.max(title.length, ...rows.map((row) => (row[column] ?? "").length)));
-    for (const row of [header, ...rows]) {
-      lines.push(row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join("  ").trimEnd());
+    lines.push(...formatTable(header, rows));
+  }
+  if (view.shards !== undefined) {
+    lines.push("", "shards (live, from each shard's leader):", ...formatTable(shardStatsHeader, shardStatsRows(view.shards)));
+    const silent = view.shards.filter((row) => row.stats === null);
+    if (silent.length > 0) {
+      lines.push(`no answer from shard ${silent.map((row) => `${row.shardId} (${row.error ?? "?"})`).join(", ")}`);
     }
   }
+  if (view.shardsError !== undefined) lines.push(`shards: no live figures: ${view.shardsError}`);
   if (view.mountCommand !== null) lines.push(`mount: ${view.mountCommand}`);
   return lines.join("\n");
 }
 
-export function status(command: StatusCommand, out: (line: string) => void): number {
+/** Columns padded to their widest cell, two spaces apart. */
+function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => (row[column] ?? "").length)));
+  return [header, ...rows].map((row) =>
+    row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join("  ").trimEnd());
+}
+
+/**
+ * Adds the shards' live figures to the view of a running cluster. cli.ts runs `status` inside the
+ * cluster's namespace when it can (root); otherwise the reason is in `shardsError`.
+ */
+export async function addShardStats(view: StatusView, config: ClusterConfig): Promise<void> {
+  const hasShards = view.processes.some((entry) => entry.role === "shard");
+  if (view.status !== "running" || !hasShards) return;
+  if (config.network.mode === "netns" && !insideNetns(config.network.netns)) {
+    view.shardsError = `the cluster's NATS is inside namespace ${config.network.netns}; ` +
+      "run antler status as root to enter it";
+    return;
+  }
+  let nc;
+  try {
+    nc = await connectToCluster(config, "antler-status");
+  } catch (error) {
+    if (!(error instanceof ClusterUnreachable)) throw error;
+    view.shardsError = error.message;
+    return;
+  }
+  try {
+    view.shards = await readShardStats(nc, config.shards);
+  } finally {
+    await nc.close();
+  }
+}
+
+export async function status(command: StatusCommand, out: (line: string) => void): Promise<number> {
   const view = statusView(command.dataDir);
+  const config = readClusterConfig(layoutOf(command.dataDir));
+  if (config !== undefined) await addShardStats(view, config);
   out(command.json ? JSON.stringify(view, null, 2) : formatStatus(view));
   return 0;
 }

@@ -9,9 +9,9 @@
 import { readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import type { SuperviseCommand } from "./args.ts";
 import { clusterChildren, executablesFromEnvironment, prepareFiles } from "./children.ts";
+import { readClusterConfig } from "./cluster-file.ts";
 import {
-  layoutOf, mountCommandOf, natsUrlOf, parseClusterConfig, topologyOf, type ClusterConfig,
-  type Layout,
+  layoutOf, mountCommandOf, natsUrlOf, topologyOf, type ClusterConfig, type Layout,
 } from "./config.ts";
 import { trackLeaders } from "./leaders.ts";
 import { deleteNetns } from "./netns.ts";
@@ -21,26 +21,12 @@ import {
   ChildStartError, StopRequested, SupervisedChild, SupervisorLog, type ChildExit,
 } from "./supervisor.ts";
 
+// Kept importable from here, where it used to live.
+export { readClusterConfig };
+
 /** Another supervisor holds DIR. */
 export class ClusterRunning extends Error {
   override name = "ClusterRunning";
-}
-
-export function readClusterConfig(layout: Layout): ClusterConfig | undefined {
-  let text: string;
-  try {
-    text = readFileSync(layout.clusterFile, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw error;
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return parseClusterConfig(undefined, layout.clusterFile);
-  }
-  return parseClusterConfig(value, layout.clusterFile);
 }
 
 /** The lock holds "PID STARTTICKS" of the supervisor that owns DIR. */
