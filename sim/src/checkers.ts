@@ -207,14 +207,20 @@ function checkRealTime(history: History): string | null {
   return null;
 }
 
-/** Walks a state machine's namespace from the root with read commands and checks it. */
-export function checkNamespace(sm: StateMachine, model: NamespaceModel | null): string | null {
+/**
+ * Walks a state machine's namespace from the root with read commands and checks it. A sharded
+ * cluster passes `smOf`, the state of the shard owning each inode: the walk then checks the union
+ * of the shards (every entry names a node on its owning shard, of the entry's type, link counts
+ * add up across shards, no directory is reachable twice).
+ */
+export function checkNamespace(state: StateMachine | ((inode: number) => StateMachine), model: NamespaceModel | null, reached?: Set<number>): string | null {
+  const smOf = typeof state === "function" ? state : (): StateMachine => state;
   const visitedDirs = new Set<number>();
   const references = new Map<number, number>();
   const attrs = new Map<number, ExpectedAttr>();
   const queue: number[] = [1];
   const getattr = (inode: number): ExpectedAttr | string => {
-    const { result } = sm.execute({ kind: "getattr", inode, opened: false }, rootCtx, 0);
+    const { result } = smOf(inode).execute({ kind: "getattr", inode, opened: false }, rootCtx, 0);
     if (result.status !== 0) return `getattr(${inode}) failed with status ${result.status}`;
     const a = (result as { attr: ExpectedAttr }).attr;
     return { type: a.type, mode: a.mode & 0o7777, uid: a.uid, gid: a.gid, nlink: a.nlink, ...(a.type === NodeType.SYMLINK ? { length: a.length } : {}) };
@@ -226,7 +232,7 @@ export function checkNamespace(sm: StateMachine, model: NamespaceModel | null): 
     const dir = queue.shift()!;
     if (visitedDirs.has(dir)) return `directory ${dir} is reachable twice (a cycle or a directory hard link)`;
     visitedDirs.add(dir);
-    const { result } = sm.execute({ kind: "readdir", inode: dir, withAttr: false, maxEntries: 1_000_000 }, rootCtx, 0);
+    const { result } = smOf(dir).execute({ kind: "readdir", inode: dir, withAttr: false, maxEntries: 1_000_000 }, rootCtx, 0);
     if (result.status !== 0) return `readdir(${dir}) failed with status ${result.status}`;
     const entries = (result as { entries: readonly DirEntry[] }).entries.filter((e) => e.name !== "." && e.name !== "..");
     let subdirs = 0;
@@ -255,6 +261,7 @@ export function checkNamespace(sm: StateMachine, model: NamespaceModel | null): 
       if (names.size !== children.size) return `directory ${dir}: state has ${names.size} entries, model ${children.size}`;
     }
   }
+  if (reached !== undefined) for (const inode of attrs.keys()) reached.add(inode);
   for (const [inode, count] of references) {
     const attr = attrs.get(inode)!;
     if (attr.type !== NodeType.DIRECTORY && attr.nlink !== count) return `inode ${inode} has nlink ${attr.nlink} but ${count} directory entries`;

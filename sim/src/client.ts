@@ -17,7 +17,7 @@ import type { MountLink, ReplyExecs, SimGateway } from "./gateway.ts";
 import type { ClientOp, History } from "./history.ts";
 import type { EventLoop } from "./loop.ts";
 import type { Prng } from "./prng.ts";
-import { Knowledge, nextCaller, nextCommand, type Caller } from "./workload.ts";
+import { Knowledge, nextCaller, nextCommand, type Caller, type OperationKind } from "./workload.ts";
 
 export interface MountTiming {
   /** A request unanswered this long makes the mount reconnect and re-send. */
@@ -52,6 +52,8 @@ export interface MountOptions {
    */
   readonly msgids?: "per-thread" | "unique";
   readonly timing?: MountTiming;
+  /** The operation mix (workload.ts operationWeights when omitted). */
+  readonly weights?: Readonly<Record<OperationKind, number>>;
   /** Reports a protocol-level failure (the run stops with it). */
   readonly fail: (reason: string) => void;
 }
@@ -250,7 +252,7 @@ export class MountClient {
   #issue(thread: number): void {
     if (this.#remaining === 0 || !this.#registered || this.#busyThreads.has(thread)) return;
     this.#remaining--;
-    const cmd = nextCommand(this.#o.prng, this.#knowledge);
+    const cmd = nextCommand(this.#o.prng, this.#knowledge, this.#o.weights);
     const caller = nextCaller(this.#o.prng);
     const msgid = this.#o.msgids === "unique" ? this.#nextUniqueMsgid++ : thread;
     const request = requestOf(cmd, msgid, caller);

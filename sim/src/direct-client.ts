@@ -12,7 +12,7 @@ import type { EventLoop, Timer } from "./loop.ts";
 import type { Network } from "./network.ts";
 import type { Prng } from "./prng.ts";
 import type { MetaMessage } from "./shard-node.ts";
-import { Knowledge, nextCaller, nextCommand } from "./workload.ts";
+import { Knowledge, nextCaller, nextCommand, type OperationKind } from "./workload.ts";
 
 export interface ClientTiming {
   readonly attemptTimeoutMs: number;
@@ -28,8 +28,10 @@ export class DirectClient {
   readonly #network: Network<MetaMessage>;
   readonly #prng: Prng;
   readonly #replicas: readonly string[];
+  readonly #route: ((cmd: Command) => readonly string[]) | undefined;
   readonly #history: History;
   readonly #timing: ClientTiming;
+  readonly #weights: Readonly<Record<OperationKind, number>> | undefined;
   readonly #sessionId: number;
   readonly #knowledge = new Knowledge();
   #requestCounter = 0;
@@ -45,8 +47,12 @@ export class DirectClient {
     readonly network: Network<MetaMessage>;
     readonly prng: Prng;
     readonly replicas: readonly string[];
+    /** Sharded clusters: the replicas of the shard a command goes to; else `replicas`. */
+    readonly route?: (cmd: Command) => readonly string[];
     readonly history: History;
     readonly timing?: ClientTiming;
+    /** The operation mix (workload.ts operationWeights when omitted). */
+    readonly weights?: Readonly<Record<OperationKind, number>>;
   }) {
     this.id = options.id;
     this.#sessionId = options.sessionId;
@@ -54,8 +60,10 @@ export class DirectClient {
     this.#network = options.network;
     this.#prng = options.prng;
     this.#replicas = options.replicas;
+    this.#route = options.route;
     this.#history = options.history;
     this.#timing = options.timing ?? defaultClientTiming;
+    this.#weights = options.weights;
     options.network.register(this.id, (_from, message) => this.#receive(message));
   }
 
@@ -89,7 +97,7 @@ export class DirectClient {
   #issue(): void {
     if (this.#remaining === 0 || this.#current !== null) return;
     this.#remaining--;
-    const cmd: Command = nextCommand(this.#prng, this.#knowledge);
+    const cmd: Command = nextCommand(this.#prng, this.#knowledge, this.#weights);
     const caller = nextCaller(this.#prng);
     const requestId = `${this.id}.${this.#requestCounter++}`;
     const ctx: Ctx = { sessionId: this.#sessionId, uid: caller.uid, gids: caller.gids, sesflags: 0, rootInode: 1, requestId };
@@ -112,7 +120,7 @@ export class DirectClient {
     const token = this.#nextToken++;
     current.tokens.add(token);
     // NATS delivers the request to whichever replica subscribes as leader.
-    for (const replica of this.#replicas) {
+    for (const replica of this.#route?.(current.op.cmd) ?? this.#replicas) {
       this.#network.send(this.id, replica, { kind: "meta-request", token, cmd: current.op.cmd, ctx: current.op.ctx });
     }
     current.timer = this.#loop.after(this.#timing.attemptTimeoutMs, `${this.id} attempt timeout`, () => this.#attempt());

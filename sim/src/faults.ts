@@ -12,6 +12,7 @@ import type { Network } from "./network.ts";
 import type { Prng } from "./prng.ts";
 import type { SimGateway } from "./gateway.ts";
 import type { MetaMessage, ShardNode } from "./shard-node.ts";
+import type { CoordinatorNode } from "./coordinator-node.ts";
 
 export interface FaultCounts {
   crashes: number;
@@ -30,6 +31,8 @@ export interface FaultTargets {
   readonly network: Network<MetaMessage>;
   readonly js: FakeJetStream;
   readonly history: History;
+  /** Sharded clusters: the coordinator crashes and pauses too (at random points of its 2PC). */
+  readonly coordinator?: CoordinatorNode;
 }
 
 export class FaultInjector {
@@ -82,8 +85,12 @@ export class FaultInjector {
       outage: 0.5,
       "clock-jump": 1,
       "gateway-crash": gateways.length > 0 ? 1 : 0,
+      "coordinator-crash": this.#t.coordinator !== undefined ? 2 : 0,
+      "coordinator-pause": this.#t.coordinator !== undefined ? 2 : 0,
     });
-    const leader = replicas.find((r) => r.alive && r.driver?.role === "leader");
+    // Of several shards' leaders (a sharded cluster has a coordinator), any one.
+    const leaders = replicas.filter((r) => r.alive && r.driver?.role === "leader");
+    const leader = this.#t.coordinator === undefined || leaders.length <= 1 ? leaders[0] : prng.pick(leaders);
     const replica = leader !== undefined && prng.chance(0.6) ? leader : prng.pick(replicas);
     switch (kind) {
       case "crash":
@@ -106,7 +113,7 @@ export class FaultInjector {
         // appends, or the other way round).
         if (this.#cut.has(replica.id)) return;
         this.counts.partitions++;
-        const everyone = ["nats", ...replicas.map((r) => r.id).filter((id) => id !== replica.id), ...this.#t.clientIds, ...gateways.map((g) => g.id)];
+        const everyone = ["nats", ...replicas.map((r) => r.id).filter((id) => id !== replica.id), ...this.#t.clientIds, ...gateways.map((g) => g.id), ...(this.#t.coordinator !== undefined ? [this.#t.coordinator.id] : [])];
         const cuts = {
           partition: { peers: everyone, what: "partitioned" },
           "nats-cut": { peers: ["nats"], what: "cut from JetStream" },
@@ -143,6 +150,27 @@ export class FaultInjector {
         const lengthMs = prng.int(500, 4_000);
         history.note(`fault: JetStream unavailable for ${lengthMs}ms`);
         js.outage(loop.nowMs + lengthMs);
+        return;
+      }
+      case "coordinator-crash": {
+        const coordinator = this.#t.coordinator!;
+        if (!coordinator.alive) return;
+        this.counts.crashes++;
+        history.note(`fault: ${coordinator.id} crashes (${coordinator.running} requests in flight)`);
+        coordinator.crash();
+        loop.after(prng.int(50, 3_000), "coordinator restart", () => {
+          if (coordinator.alive) return;
+          history.note(`${coordinator.id} restarts`);
+          coordinator.start();
+        });
+        return;
+      }
+      case "coordinator-pause": {
+        const coordinator = this.#t.coordinator!;
+        this.counts.pauses++;
+        const lengthMs = prng.int(200, 4_000);
+        history.note(`fault: ${coordinator.id} pauses for ${lengthMs}ms`);
+        coordinator.pause(lengthMs);
         return;
       }
       case "gateway-crash": {

@@ -7,7 +7,7 @@
  */
 import { limits } from "@antler/base";
 import { FrameDecoder } from "@antler/mfs-wire";
-import { decodeMessage, encodeMessage, type Ctx, type Result } from "@antler/ops";
+import { decodeMessage, encodeMessage, type Command, type Ctx, type Result } from "@antler/ops";
 import { createClientConnection, parseExports, type ClientConnection, type ConnectionAction, type SessionRecord } from "@antler/gateway-core";
 import type { History } from "./history.ts";
 import type { EventLoop, Timer } from "./loop.ts";
@@ -71,6 +71,8 @@ export interface GatewayOptions {
   readonly network: Network<MetaMessage>;
   readonly prng: Prng;
   readonly replicas: readonly string[];
+  /** Sharded clusters: the replicas of the shard a command goes to (by its slot); else `replicas`. */
+  readonly route?: (cmd: Command) => readonly string[];
   readonly sessions: SessionStore;
   readonly history: History;
   readonly replyExecs: ReplyExecs;
@@ -229,7 +231,8 @@ export class SimGateway {
 
   #attempt(call: Call): void {
     call.attempts++;
-    for (const replica of this.#o.replicas) this.#o.network.send(this.id, replica, call.message);
+    const replicas = this.#o.route?.(call.message.cmd) ?? this.#o.replicas;
+    for (const replica of replicas) this.#o.network.send(this.id, replica, call.message);
     call.timer = this.#o.loop.after(this.#o.callAttemptTimeoutMs, `${this.id} call timeout`, () => {
       if (this.#calls.get(call.message.token) === call) this.#attempt(call);
     });

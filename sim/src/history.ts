@@ -33,6 +33,11 @@ export interface ClientOp {
   attempts: number;
 }
 
+/** A command's full content as text. */
+export function describeCommand(cmd: Command): string {
+  return JSON.stringify(cmd, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v instanceof Uint8Array ? Array.from(v) : v));
+}
+
 export class History implements ShardObserver {
   /** msgId → the executions behind the batch's entries (null: maintenance). */
   readonly batches = new Map<string, readonly (Execution<MetaRequestRef> | null)[]>();
@@ -49,10 +54,13 @@ export class History implements ShardObserver {
   requestIdReuse: string | null = null;
   readonly #now: () => number;
   readonly #traceLimit: number;
+  readonly #commandKey: (cmd: Command) => string;
 
-  constructor(now: () => number, traceLimit = 200) {
+  /** `commandKey`: what makes two commands under one request id the same command. */
+  constructor(now: () => number, traceLimit = 200, commandKey: (cmd: Command) => string = describeCommand) {
     this.#now = now;
     this.#traceLimit = traceLimit;
+    this.#commandKey = commandKey;
   }
 
   /** A short trail of notable events, printed with a failure. */
@@ -77,7 +85,7 @@ export class History implements ShardObserver {
    */
   #noteRequestId(requestId: string | undefined, cmd: Command): void {
     if (requestId === undefined) return;
-    const text = JSON.stringify(cmd, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v instanceof Uint8Array ? Array.from(v) : v));
+    const text = this.#commandKey(cmd);
     const first = this.#commandOfRequest.get(requestId);
     if (first === undefined) this.#commandOfRequest.set(requestId, text);
     else if (first !== text && this.requestIdReuse === null) this.requestIdReuse = `request id ${requestId} was used for ${first} and then for ${text}`;

@@ -11,3 +11,5 @@ export { ShardDriver, encodeRecord, decodeRecord, type DriverAction, type Driver
 export { NamespaceModel, compareResult } from "./model.ts";
 export { runSimulation, drawSwarm, hostileSwarm, fnvDirectorySlot, type SimulationOptions, type SimulationResult, type Swarm, type World } from "./simulation.ts";
 export { variants, type VariantName } from "./variants.ts";
+export { runShardedSimulation, drawShardCount, type ShardedSimulationOptions, type ShardedSimulationResult } from "./sharded-simulation.ts";
+export { shardedOnlyVariants } from "./variants.ts";

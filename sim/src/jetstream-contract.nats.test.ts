@@ -67,6 +67,7 @@ jetStreamContract(
           return next;
         },
         get: (key) => bucket.get(key),
+        delete: (key) => bucket.delete(key),
         watch: (key, onEntry) => bucket.watch(key, onEntry),
       },
       isFenced: (error) => error instanceof FencedError || error instanceof KvFenced,

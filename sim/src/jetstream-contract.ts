@@ -25,6 +25,8 @@ export interface ContractKv {
   create(key: string, value: Uint8Array): Promise<number>;
   update(key: string, value: Uint8Array, revision: number): Promise<number>;
   get(key: string): Promise<{ readonly value: Uint8Array; readonly revision: number } | null>;
+  /** Removes the key; deleting an absent key is not an error. */
+  delete(key: string): Promise<void>;
   /** The key's current value (if any), then its later values, until stopped. */
   watch(key: string, onEntry: (entry: { readonly value: Uint8Array; readonly revision: number }) => void): Promise<{ stop(): void }>;
 }
@@ -114,6 +116,23 @@ export function jetStreamContract(name: string, make: () => Promise<ContractSubj
     // Revisions are per bucket: another key's write moves them on.
     const other = await s.kv.create("other", bytes("x"));
     assert.ok(other > r2);
+  });
+
+  // The decision bucket of cross-shard transactions: "commit" or "abort" is written create-only, so
+  // whoever creates the key first decides; the coordinator deletes it once every participant
+  // acknowledged, and a later attempt of the same request may decide anew under another txid.
+  run("KV delete: get answers null afterwards, create succeeds again, a second create is refused", async (s) => {
+    const r1 = await s.kv.create("tx.r1_231", bytes("commit"));
+    await rejectsFenced(s, s.kv.create("tx.r1_231", bytes("abort")), "create-only: the first decision stands");
+    assert.equal(text((await s.kv.get("tx.r1_231"))!.value), "commit");
+    await s.kv.delete("tx.r1_231");
+    assert.equal(await s.kv.get("tx.r1_231"), null, "a deleted key reads as absent");
+    await s.kv.delete("tx.r1_231");
+    await s.kv.delete("never-written");
+    const r2 = await s.kv.create("tx.r1_231", bytes("abort"));
+    assert.ok(r2 > r1, "revisions increase across the delete");
+    await rejectsFenced(s, s.kv.create("tx.r1_231", bytes("commit")), "create of the re-created key");
+    assert.equal(text((await s.kv.get("tx.r1_231"))!.value), "abort");
   });
 
   run("KV: of two compare-and-sets on the same revision exactly one wins (how standbys race for a lease)", async (s) => {
@@ -223,6 +242,9 @@ export function fakeContractSubject(seed = 1): ContractSubject {
       },
       async get(key) {
         return (await call<import("./jetstream.ts").KvGetAnswer>((done) => js.kvGet("contract", bucket, key, timeoutMs, done))).entry;
+      },
+      async delete(key) {
+        await call<{ readonly kind: "ok" } | { readonly kind: "timeout" }>((done) => js.kvDelete("contract", bucket, key, timeoutMs, done));
       },
       async watch(key, onEntry) {
         return js.kvWatch("contract", bucket, key, onEntry);

@@ -12,8 +12,9 @@
  *   sequence is checked first (as nats-server 2.15 does), so the retry of an append whose ack was
  *   lost is refused as a wrong sequence; the appender then looks at the record after its expected
  *   sequence (`messageAt`) to see whether it is its own.
- * - KV: revisions are per bucket and increase; `create` refuses an existing key; `update` is a
- *   compare-and-set on the key's revision. A watch reports the key's current value first and then
+ * - KV: revisions are per bucket and increase; `create` refuses an existing key (a deleted one is
+ *   absent: `get` answers null and `create` succeeds again); `update` is a compare-and-set on the
+ *   key's revision. A watch reports the key's current value first and then
  *   its later values, in revision order; a watcher that cannot be reached (partition, outage)
  *   misses nothing but the intermediate values: once it can be reached it gets the newest one.
  *   That is what a KV watch on a bucket keeping one revision per key gives, and all a lease
@@ -224,6 +225,11 @@ export class FakeJetStream {
     this.#request(from, `kv.update ${bucket}/${key}`, timeoutMs, () => this.kvWriteNow(bucket, key, value, revision), done);
   }
 
+  /** Removes the key (a delete marker: a later get answers null and a create succeeds again). */
+  kvDelete(from: string, bucket: string, key: string, timeoutMs: number, done: (answer: { readonly kind: "ok" } | Timeout) => void): void {
+    this.#request(from, `kv.delete ${bucket}/${key}`, timeoutMs, () => this.kvDeleteNow(bucket, key), done);
+  }
+
   kvGet(from: string, bucket: string, key: string, timeoutMs: number, done: (answer: KvGetAnswer) => void): void {
     this.#request(from, `kv.get ${bucket}/${key}`, timeoutMs, () => ({ kind: "ok" as const, entry: this.kvPeek(bucket, key) }), done);
   }
@@ -275,6 +281,22 @@ export class FakeJetStream {
     state.entries.set(key, { value: value.slice(), revision: state.revision });
     for (const watcher of state.watchers) if (watcher.key === key) this.#pumpWatch(state, watcher);
     return { kind: "ok", revision: state.revision };
+  }
+
+  /**
+   * Deleting takes a revision, as the delete marker does in NATS; deleting an absent key is not an
+   * error. Watchers are not told (the simulation watches only lease keys, which are never deleted).
+   */
+  kvDeleteNow(bucket: string, key: string): { readonly kind: "ok" } {
+    const state = this.#bucket(bucket);
+    state.revision++;
+    state.entries.delete(key);
+    return { kind: "ok" };
+  }
+
+  /** Every key of a bucket now, for checkers (no delay, no faults). */
+  kvKeys(bucket: string): string[] {
+    return [...this.#bucket(bucket).entries.keys()];
   }
 
   kvPeek(bucket: string, key: string): KvEntry | null {

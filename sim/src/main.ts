@@ -1,5 +1,6 @@
 /**
  * `npm run sim -- [--seed N] [--steps N] [--sweep K] [--variant NAME] [--direct] [--hostile] [--msgids per-thread|unique] [--model] [--trail]`
+ * `npm run sim -- --sharded [--shards 2-4] [--seed N] [--steps N] [--sweep K] [--variant NAME] [--direct] [--hostile] [--trail]`
  *
  * Runs the deterministic simulation. Without --seed it draws one and prints it first, so every
  * run can be replayed. --sweep K runs seeds N..N+K-1. A failure prints the seed, the reason and
@@ -8,18 +9,21 @@
 import { parseArgs } from "node:util";
 import { createPlacement } from "@antler/slots";
 import { drawSeed, seedMax } from "./prng.ts";
+import { runShardedSimulation } from "./sharded-simulation.ts";
 import { hostileSwarm, runSimulation, type SimulationOptions } from "./simulation.ts";
-import { variants, type VariantName } from "./variants.ts";
+import { shardedOnlyVariants, variants, type VariantName } from "./variants.ts";
 
 const usage =
   `usage: npm run sim -- [--seed N] [--steps N] [--sweep K] [--variant ${Object.keys(variants).join("|")}] ` +
-  "[--direct] [--hostile] [--msgids per-thread|unique] [--model] [--trail]\n" +
+  "[--direct] [--hostile] [--msgids per-thread|unique] [--model] [--trail] [--sharded [--shards 2-4]]\n" +
   "  --direct      clients send commands straight to the shard (no MooseFS codec, no gateway)\n" +
   "  --hostile     the hostile swarm (3 replicas, a fault every 0.5 s) where the variants are hunted\n" +
   "  --msgids      per-thread (default): mounts reuse one msgid per worker thread, as mfsmount does;\n" +
   "                unique: a new msgid per request\n" +
   "  --model       the reference model as the state machine (tests the harness itself)\n" +
-  "  --trail       print the last events before a failure";
+  "  --trail       print the last events before a failure\n" +
+  "  --sharded     2-4 shard groups (drawn from the seed, or --shards N) and a coordinator running\n" +
+  "                cross-shard transactions; real BLAKE3 placement and shard map";
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n${usage}\n`);
@@ -44,6 +48,8 @@ const options = {
   hostile: { type: "boolean", default: false },
   msgids: { type: "string" },
   trail: { type: "boolean", default: false },
+  sharded: { type: "boolean", default: false },
+  shards: { type: "string" },
   help: { type: "boolean", default: false },
 } as const;
 
@@ -70,6 +76,11 @@ async function main(): Promise<number> {
   const variantName = values.variant as VariantName | undefined;
   if (values.msgids !== undefined && values.msgids !== "per-thread" && values.msgids !== "unique") fail(`unknown --msgids ${values.msgids}`);
   const msgids = (values.msgids ?? "per-thread") as "per-thread" | "unique";
+  const sharded = values.sharded || values.shards !== undefined;
+  const shards = values.shards === undefined ? undefined : integer(values.shards, "shards", 2, 2);
+  if (shards !== undefined && shards > 4) fail("--shards must be 2..4");
+  if (variantName !== undefined && shardedOnlyVariants.has(variantName) && !sharded) fail(`variant ${variantName} needs --sharded`);
+  if (sharded && values.model) fail("--model runs one shard only");
   const placement = await createPlacement();
   const extra = [
     values.steps !== undefined ? ` --steps ${steps}` : "",
@@ -78,11 +89,39 @@ async function main(): Promise<number> {
     values.direct ? " --direct" : "",
     values.hostile ? " --hostile" : "",
     values.msgids !== undefined ? ` --msgids ${msgids}` : "",
+    sharded ? " --sharded" : "",
+    shards !== undefined ? ` --shards ${shards}` : "",
   ].join("");
 
   let failures = 0;
   const started = Date.now();
   for (let seed = first; seed < first + sweep; seed++) {
+    if (sharded) {
+      const result = await runShardedSimulation({
+        seed,
+        steps,
+        placement,
+        ...(shards !== undefined ? { shards } : {}),
+        ...(variantName !== undefined ? { variant: variants[variantName] } : {}),
+        ...(values.hostile ? { swarm: hostileSwarm } : {}),
+        path: values.direct ? "direct" : "gateway",
+      });
+      const { stats } = result;
+      const summary =
+        `${stats.shards} shards, ${stats.opsAnswered}/${stats.opsIssued} ops answered (${stats.coordinated} by the coordinator), ` +
+        `transactions: ${stats.txCommitted} committed, ${stats.txAborted} aborted, ` +
+        `${stats.resolvedCommit + stats.resolvedAbort} resolved by shards; ${stats.logRecords} log records, ${stats.events} events, ` +
+        `${(stats.simulatedMs / 1000).toFixed(1)}s simulated; faults: ${stats.crashes} crashes, ${stats.partitions} partitions, ` +
+        `${stats.pauses} pauses, ${stats.outages} JetStream outages; ${stats.swarm.replicas} replicas per shard, ${stats.swarm.clients} clients`;
+      if (result.failure === null) {
+        process.stdout.write(`ok seed=${seed}: ${summary}\n`);
+        continue;
+      }
+      failures++;
+      if (values.trail) process.stdout.write(`${result.trail.join("\n")}\n`);
+      process.stdout.write(`FAIL seed=${seed}: ${result.failure}\n  (${summary})\nreplay: npm run sim -- --seed ${seed}${extra}\n`);
+      continue;
+    }
     const options: SimulationOptions = {
       seed,
       steps,

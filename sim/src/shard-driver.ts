@@ -23,11 +23,30 @@
  *   the log's deduplication makes the retry return the first attempt's sequence.
  */
 import { assert } from "@antler/base";
-import { decodeMessage, encodeMessage, type Command, type Ctx, type Result } from "@antler/ops";
+import { decodeMessage, encodeMessage, Status, type Attr, type Command, type Ctx, type Result } from "@antler/ops";
+
+/** The answer needs attributes of other shards' nodes (shard-core api.ts RemoteAttrs). */
+export interface RemoteAttrs {
+  readonly inodes: readonly number[];
+  complete(attrs: ReadonlyMap<number, Attr | null>): Result;
+}
+
+/** A cross-shard transaction prepared on this shard and not decided yet (the resolver's input). */
+export interface PreparedTransaction {
+  readonly txid: string;
+  readonly preparedAtMs: number;
+  readonly clientRequestId: string;
+}
 
 /** What the driver needs of the metadata state machine (shard-core's MetadataStateMachine). */
 export interface StateMachine {
-  execute(cmd: Command, ctx: Ctx, nowMs: number): { readonly result: Result; readonly entry: object | null };
+  execute(
+    cmd: Command,
+    ctx: Ctx,
+    nowMs: number,
+  ): { readonly result: Result; readonly entry: object | null; readonly forward?: "coordinator"; readonly remote?: RemoteAttrs };
+  /** Cross-shard transactions prepared here and undecided (sharded clusters only). */
+  preparedTransactions?(): readonly PreparedTransaction[];
   apply(entry: object): void;
   maintain(nowMs: number): object | null;
   encodeEntry(entry: never): Uint8Array;
@@ -53,6 +72,10 @@ export interface Execution<R> {
   /** Writes: the entry's place. Reads and failures: the last write they observed. */
   readonly ref: HistoryRef;
   readonly wrote: boolean;
+  /** A read whose answer the shell completes with other shards' attributes before replying. */
+  readonly remote?: RemoteAttrs;
+  /** The shell's mark of when it executed (sharded runs: the global log position then). */
+  readonly stamp?: number;
 }
 
 export type DriverAction<R> =
@@ -71,6 +94,10 @@ export type DriverAction<R> =
   /** Read the log from `fromSeq` to its end; answer with onRead. */
   | { readonly kind: "read"; readonly token: number; readonly fromSeq: number }
   | { readonly kind: "reply"; readonly execution: Execution<R> }
+  /** The command spans shards: the shell passes the unchanged request to the coordinator. */
+  | { readonly kind: "forward"; readonly request: R; readonly cmd: Command; readonly ctx: Ctx }
+  /** A prepared transaction locks what the command touches (TXLOCKED): the shell executes it again later. */
+  | { readonly kind: "locked"; readonly request: R; readonly cmd: Command; readonly ctx: Ctx }
   /** The replica stopped leading (fenced, stale, or told to): the shell must stop claiming the lease. */
   | { readonly kind: "stepped-down"; readonly reason: string }
   /** The replica serves as leader from now on. */
@@ -100,6 +127,8 @@ export interface DriverOptions {
   /** Appends retried this often (answer lost) before the replica gives up and rebuilds. */
   readonly appendRetriesMax: number;
   readonly faults?: DriverFaults;
+  /** Marks each execution (Execution.stamp) when it is made. */
+  readonly stamp?: () => number;
 }
 
 /** The log record: one batch. `node`/`epoch` identify the writer (for fencing checks and debugging). */
@@ -224,7 +253,9 @@ export class ShardDriver<R> {
   /** A client command. Not leading: null (the request was not for us; NATS would not deliver it). */
   execute(request: R, cmd: Command, ctx: Ctx, nowMs: number): DriverAction<R>[] | null {
     if (this.#role !== "leader") return null;
-    const { result, entry } = this.#sm.execute(cmd, ctx, nowMs);
+    const { result, entry, forward, remote } = this.#sm.execute(cmd, ctx, nowMs);
+    if (forward !== undefined) return [{ kind: "forward", request, cmd, ctx }];
+    if (result.status === Status.TXLOCKED) return [{ kind: "locked", request, cmd, ctx }];
     let ref: HistoryRef;
     if (entry !== null) {
       this.#pending.entries.push(this.#sm.encodeEntry(entry as never));
@@ -234,7 +265,12 @@ export class ShardDriver<R> {
     } else {
       ref = this.#lastWrite;
     }
-    const execution: Execution<R> = { request, cmd, ctx, result, ref, wrote: entry !== null };
+    const stamp = this.#options.stamp?.();
+    const execution: Execution<R> = {
+      request, cmd, ctx, result, ref, wrote: entry !== null,
+      ...(remote !== undefined ? { remote } : {}),
+      ...(stamp !== undefined ? { stamp } : {}),
+    };
     if (entry !== null) this.#pending.writes.push(execution);
     const faults = this.#options.faults ?? {};
     if (faults.replyBeforeAck) {

@@ -16,18 +16,41 @@
  * replicas can briefly both believe they lead: safety comes from the log's fencing.
  */
 import { limits } from "@antler/base";
-import { decodeMessage, encodeMessage, type Command, type Ctx, type LeaseObservation, type LeaseRecord, type Result } from "@antler/ops";
+import {
+  decodeMessage, encodeMessage, Status, txDecisionKey, type Attr, type Command, type Ctx, type LeaseObservation, type LeaseRecord, type Result, type TxDecision,
+} from "@antler/ops";
 import { Election, isEarlierIncarnation, leaseHolderId, type ElectionAction } from "@antler/shard-core";
 import type { NodeClock } from "./clock.ts";
+import { decodeDecision, encodeDecision } from "@antler/router-core";
 import type { FakeJetStream, KvEntry, KvWatch, KvWriteAnswer } from "./jetstream.ts";
 import type { EventLoop } from "./loop.ts";
 import type { Network } from "./network.ts";
 import { ShardDriver, type DriverAction, type DriverFaults, type Execution, type StateMachine } from "./shard-driver.ts";
 
-/** Messages between gateways and shard replicas (NATS request/reply in the real system). */
+/** Messages between gateways, shard replicas and the coordinator (NATS request/reply in the real system). */
 export type MetaMessage =
   | { readonly kind: "meta-request"; readonly token: number; readonly cmd: Command; readonly ctx: Ctx }
-  | { readonly kind: "meta-reply"; readonly token: number; readonly result: Result; readonly execId: string };
+  | { readonly kind: "meta-reply"; readonly token: number; readonly result: Result; readonly execId: string }
+  /**
+   * A request a shard passed on to the coordinator (Execution.forward): unchanged, with the reply
+   * address of the original requester (`replyTo`, `token`), who gets the coordinator's answer.
+   */
+  | { readonly kind: "coord-request"; readonly token: number; readonly cmd: Command; readonly ctx: Ctx; readonly replyTo: string };
+
+/** What a replica of a sharded cluster needs to know about the rest of it. */
+export interface ShardCluster {
+  readonly shardId: number;
+  /** Any slot this shard owns (the resolver's tx commands name one). */
+  readonly slot: number;
+  /** The node forwarded requests go to (the coordinator lease holder's subscription). */
+  readonly coordinator: string;
+  /** The replicas of the shard owning `inode` (where a GETATTR for it goes). */
+  replicasOfInode(inode: number): readonly string[];
+  /** The KV bucket of transaction decisions. */
+  readonly decisionBucket: string;
+  readonly resolveAfterMs: number;
+  readonly resolveIntervalMs: number;
+}
 
 export interface ShardTiming {
   /** A leader serves at most this long after sending its last successful renewal. */
@@ -72,6 +95,8 @@ export interface ShardObserver {
   steppedDown(node: string, reason: string): void;
   /** Something worth a line in a failure report. */
   note(text: string): void;
+  /** The resolver carried out the stored (or its own) decision of a transaction left prepared. */
+  resolved?(node: string, txid: string, decision: "commit" | "abort"): void;
 }
 
 export interface ShardNodeOptions {
@@ -89,7 +114,21 @@ export interface ShardNodeOptions {
   readonly createStateMachine: () => StateMachine;
   readonly observer: ShardObserver;
   readonly faults?: DriverFaults;
+  /** Set in a sharded cluster: forwarding, remote attributes, lock waits and the resolver. */
+  readonly cluster?: ShardCluster;
+  /** Marks executions (Execution.stamp): the checkers' global position at execution time. */
+  readonly stamp?: () => number;
 }
+
+/** A GETATTR this replica sent to another shard for a remote read, waiting for its answer. */
+interface RemoteCall {
+  readonly done: (attr: Attr | null) => void;
+}
+
+/** The system's ctx for the resolver's own tx commands. */
+const systemCtx: Ctx = { sessionId: 0, uid: 0, gids: [0], sesflags: 0, rootInode: 1 };
+/** The request ref of commands the replica makes itself (no one to answer). */
+const internalRequest: MetaRequestRef = { from: "", token: 0 };
 
 export class ShardNode {
   readonly id: string;
@@ -103,6 +142,12 @@ export class ShardNode {
   #execCounter = 0;
   /** A stop-the-world pause (GC, VM freeze): nothing runs in this process until then. */
   #pausedUntilMs = 0;
+  readonly #remoteCalls = new Map<number, RemoteCall>();
+  #nextRemoteToken = 1;
+  /** Transactions the resolver is resolving now (one resolution per txid at a time). */
+  readonly #resolving = new Set<string>();
+  /** txid → when this replica's resolver first saw it prepared (its own clock, as tx-resolver.ts). */
+  readonly #firstSeen = new Map<string, number>();
 
   constructor(options: ShardNodeOptions) {
     this.id = options.id;
@@ -128,6 +173,11 @@ export class ShardNode {
     return `${this.id} (incarnation ${this.#incarnation}, ${lease}${this.#casInFlight ? ", lease CAS in flight" : ""}): ${this.#driver!.describe()}`;
   }
 
+  /** The node's wall clock now (what its resolver ages prepared transactions by). */
+  wallClockMs(): number {
+    return this.#o.clock.nowMs();
+  }
+
   /** Whether this process leads by its lease right now (role and time left, by its own clock). */
   get holdsLease(): boolean {
     return this.#alive && this.#election!.isLeader(this.#leaseClockMs());
@@ -143,7 +193,11 @@ export class ShardNode {
       createStateMachine: this.#o.createStateMachine,
       appendRetriesMax: this.#o.timing.appendRetriesMax,
       faults: this.#o.faults,
+      ...(this.#o.stamp !== undefined ? { stamp: this.#o.stamp } : {}),
     });
+    this.#remoteCalls.clear();
+    this.#resolving.clear();
+    this.#firstSeen.clear();
     this.#casInFlight = false;
     const { leaseMs, takeoverMs, renewMs } = this.#o.timing;
     const holder = leaseHolderId(this.#o.replicaName, String(this.#incarnation));
@@ -164,6 +218,8 @@ export class ShardNode {
       const driver = this.#driver!;
       this.#run(driver.role === "leader" ? driver.tick(this.#o.clock.nowMs()) : driver.poll());
     });
+    const cluster = this.#o.cluster;
+    if (cluster !== undefined) every(cluster.resolveIntervalMs, `${this.id} resolver`, () => this.#resolvePass(cluster, incarnation));
   }
 
   /**
@@ -234,11 +290,199 @@ export class ShardNode {
   }
 
   #receive(from: string, message: MetaMessage): void {
-    if (!this.#alive || message.kind !== "meta-request") return;
+    if (!this.#alive) return;
+    if (message.kind === "meta-reply") {
+      const call = this.#remoteCalls.get(message.token);
+      if (call === undefined) return;
+      this.#remoteCalls.delete(message.token);
+      const result = decodeMessage(encodeMessage(message.result)) as Result;
+      call.done(result.status === Status.OK && "attr" in result ? (result as { attr: Attr }).attr : null);
+      return;
+    }
+    if (message.kind !== "meta-request") return;
     // Requests cross a real wire: encode and decode them as the shard server would.
     const decoded = decodeMessage(encodeMessage({ cmd: message.cmd, ctx: message.ctx })) as { cmd: Command; ctx: Ctx };
-    const actions = this.#driver!.execute({ from, token: message.token }, decoded.cmd, decoded.ctx, this.#o.clock.nowMs());
-    if (actions !== null) this.#run(actions);
+    this.#execute({ from, token: message.token }, decoded.cmd, decoded.ctx, null);
+  }
+
+  /** `lockedSinceMs`: the request met a transaction's lock then and is being executed again. */
+  #execute(request: MetaRequestRef, cmd: Command, ctx: Ctx, lockWait: { readonly sinceMs: number; readonly delayMs: number } | null): void {
+    const actions = this.#driver!.execute(request, cmd, ctx, this.#o.clock.nowMs());
+    if (actions === null) return;
+    const only = actions.length === 1 ? actions[0]! : undefined;
+    if (only?.kind === "locked") {
+      this.#locked(only, lockWait);
+      return;
+    }
+    this.#run(actions);
+  }
+
+  /**
+   * A command met a prepared transaction's lock. A client's command waits for it (#holdLocked);
+   * a transaction command (txprepare) fails TXLOCKED at once, as the design says: the coordinator
+   * aborts that attempt and retries it, where holding it could deadlock two transactions that
+   * each hold a lock the other's prepare needs.
+   */
+  #locked(action: Extract<DriverAction<MetaRequestRef>, { kind: "locked" }>, lockWait: { readonly sinceMs: number; readonly delayMs: number } | null = null): void {
+    const { request, cmd, ctx } = action;
+    if (!cmd.kind.startsWith("tx")) {
+      this.#holdLocked(request, cmd, ctx, lockWait);
+      return;
+    }
+    const driver = this.#driver!;
+    if (request.from === "" || driver.role !== "leader" || !this.#leaseAllows()) return;
+    this.#sendReply({ request, cmd, ctx, result: { status: Status.TXLOCKED } as Result, ref: { seq: driver.logSeq }, wrote: false });
+  }
+
+  /**
+   * A request that met a prepared transaction's lock is executed again after a growing pause
+   * (shard server lock-waits.ts: limits.txLockedRetryMs ×1.5 up to txLockedRetryMaxMs) until it
+   * gets through; after limits.txLockedWaitMaxMs in all it is answered EAGAIN.
+   */
+  #holdLocked(request: MetaRequestRef, cmd: Command, ctx: Ctx, previous: { readonly sinceMs: number; readonly delayMs: number } | null): void {
+    const now = this.#o.loop.nowMs;
+    const sinceMs = previous?.sinceMs ?? now;
+    const delayMs = previous === null ? limits.txLockedRetryMs : Math.min(limits.txLockedRetryMaxMs, Math.ceil(previous.delayMs * 1.5));
+    const incarnation = this.#incarnation;
+    if (now + delayMs - sinceMs > limits.txLockedWaitMaxMs) {
+      if (request.from === "") return;
+      const driver = this.#driver!;
+      if (driver.role !== "leader" || !this.#leaseAllows()) return;
+      const execution: Execution<MetaRequestRef> = { request, cmd, ctx, result: { status: Status.EAGAIN } as Result, ref: { seq: driver.logSeq }, wrote: false };
+      this.#sendReply(execution);
+      return;
+    }
+    this.#o.loop.after(delayMs, `${this.id} lock wait`, () =>
+      this.#whenAwake(() => {
+        if (this.#incarnation !== incarnation || !this.#alive) return;
+        this.#execute(request, cmd, ctx, { sinceMs, delayMs });
+      }),
+    );
+  }
+
+  #sendReply(execution: Execution<MetaRequestRef>): void {
+    const execId = `${this.id}.${this.#incarnation}.${this.#execCounter++}`;
+    this.#o.observer.replied(this.id, execId, execution);
+    const { from, token } = execution.request;
+    if (from !== "") this.#o.network.send(this.id, from, { kind: "meta-reply", token, result: execution.result, execId });
+  }
+
+  /**
+   * A read naming nodes of other shards: GETATTR for each (with the client's ctx and a request id
+   * of its own, as the shard server's remote-attrs.ts), then the completed answer. An inode whose
+   * shard does not answer within limits.remoteAttrAttempts attempts counts as missing.
+   */
+  #replyRemote(execution: Execution<MetaRequestRef>): void {
+    const cluster = this.#o.cluster;
+    const remote = execution.remote!;
+    const incarnation = this.#incarnation;
+    const inodes = [...new Set(remote.inodes)];
+    const attrs = new Map<number, Attr | null>();
+    const finish = (): void => {
+      if (this.#incarnation !== incarnation || !this.#alive || this.#driver?.role !== "leader" || !this.#leaseAllows()) return;
+      this.#sendReply({ ...execution, result: remote.complete(attrs) });
+    };
+    if (cluster === undefined || inodes.length === 0) return finish();
+    const { ctx } = execution;
+    for (const inode of inodes) {
+      const requestId = ctx.requestId === undefined ? undefined : `${ctx.requestId}/attr/${inode}`;
+      const subCtx: Ctx = {
+        sessionId: ctx.sessionId, uid: ctx.uid, gids: ctx.gids, sesflags: ctx.sesflags, rootInode: ctx.rootInode,
+        ...(requestId !== undefined ? { requestId } : {}),
+      };
+      const attempt = (n: number): void => {
+        const token = this.#nextRemoteToken++;
+        let answered = false;
+        this.#remoteCalls.set(token, {
+          done: (attr) => {
+            answered = true;
+            attrs.set(inode, attr);
+            if (attrs.size === inodes.length) finish();
+          },
+        });
+        for (const replica of cluster.replicasOfInode(inode)) {
+          this.#o.network.send(this.id, replica, { kind: "meta-request", token, cmd: { kind: "getattr", inode, opened: false }, ctx: subCtx });
+        }
+        this.#o.loop.after(limits.remoteAttrAttemptTimeoutMs, `${this.id} remote attr timeout`, () =>
+          this.#whenAwake(() => {
+            if (answered || this.#incarnation !== incarnation || !this.#alive) return;
+            this.#remoteCalls.delete(token);
+            if (n < limits.remoteAttrAttempts) {
+              this.#o.loop.after(limits.remoteAttrRetryPauseMs, `${this.id} remote attr retry`, () => this.#whenAwake(() => attempt(n + 1)));
+              return;
+            }
+            attrs.set(inode, null);
+            if (attrs.size === inodes.length) finish();
+          }),
+        );
+      };
+      attempt(1);
+    }
+  }
+
+  /**
+   * The resolver (shard server tx-resolver.ts): a transaction prepared here longer than
+   * resolveAfterMs ago is resolved from the decision bucket. Commit → apply, abort → drop; absent →
+   * write "abort" create-only and, if someone was first, obey what is there.
+   */
+  #resolvePass(cluster: ShardCluster, incarnation: number): void {
+    const driver = this.#driver;
+    const sm = driver?.stateMachine;
+    if (driver === null || driver.role !== "leader" || sm?.preparedTransactions === undefined) return;
+    const now = this.#o.clock.nowMs();
+    const current = sm.preparedTransactions();
+    const stillPrepared = new Set(current.map((txn) => txn.txid));
+    for (const txid of this.#firstSeen.keys()) if (!stillPrepared.has(txid)) this.#firstSeen.delete(txid);
+    for (const txn of current) {
+      const seen = this.#firstSeen.get(txn.txid) ?? now;
+      this.#firstSeen.set(txn.txid, seen);
+      if (now - seen < cluster.resolveAfterMs || this.#resolving.has(txn.txid)) continue;
+      this.#resolving.add(txn.txid);
+      this.#resolve(cluster, incarnation, txn.txid);
+    }
+  }
+
+  #resolve(cluster: ShardCluster, incarnation: number, txid: string): void {
+    const { js, timing } = this.#o;
+    const key = txDecisionKey(txid);
+    const current = (): boolean => this.#incarnation === incarnation && this.#alive && this.#driver?.role === "leader";
+    const done = (): void => {
+      this.#resolving.delete(txid);
+    };
+    const stillPrepared = (): boolean => this.#driver?.stateMachine.preparedTransactions?.().some((t) => t.txid === txid) ?? false;
+    const obey = (decision: TxDecision): void => {
+      done();
+      if (!current() || !stillPrepared()) return;
+      if (decision.txid !== txid) {
+        this.#o.observer.note(`${this.id} resolver: decision record of ${txid} names ${decision.txid}; left prepared`);
+        return;
+      }
+      this.#o.observer.note(`${this.id} resolves ${txid}: ${decision.decision} (by ${decision.by})`);
+      this.#o.observer.resolved?.(this.id, txid, decision.decision);
+      const cmd: Command =
+        decision.decision === "commit"
+          ? { kind: "txcommit", slot: cluster.slot, txid, ...(decision.newInode !== undefined ? { newInode: decision.newInode } : {}) }
+          : { kind: "txabort", slot: cluster.slot, txid };
+      this.#execute(internalRequest, cmd, systemCtx, null);
+    };
+    const read = (then: (decision: TxDecision | null) => void): void => {
+      js.kvGet(this.id, cluster.decisionBucket, key, timing.leaseOpTimeoutMs, this.#awake((answer) => {
+        if (!current()) return done();
+        if (answer.kind === "timeout") return done(); // next pass
+        then(answer.entry === null ? null : decodeDecision(answer.entry.value));
+      }));
+    };
+    read((decision) => {
+      if (decision !== null) return obey(decision);
+      if (!stillPrepared()) return done();
+      const abort: TxDecision = { decision: "abort", txid, participants: [], by: `shard.${cluster.shardId}` };
+      js.kvCreate(this.id, cluster.decisionBucket, key, encodeDecision(abort), timing.leaseOpTimeoutMs, this.#awake((answer) => {
+        if (!current()) return done();
+        if (answer.kind === "ok") return obey(abort);
+        // Lost answer or someone was first: read what is there (an unanswered create may have landed).
+        read((stored) => (stored === null ? done() : obey(stored)));
+      }));
+    });
   }
 
   #run(actions: readonly DriverAction<MetaRequestRef>[]): void {
@@ -269,13 +513,21 @@ export class ShardNode {
             this.#run(driver.onRead(action.token, answer.kind === "ok" ? { kind: "ok", records: answer.messages, lastSeq: answer.lastSeq } : answer));
           }));
           break;
-        case "reply": {
-          const execId = `${this.id}.${this.#incarnation}.${this.#execCounter++}`;
-          this.#o.observer.replied(this.id, execId, action.execution);
-          const { from, token } = action.execution.request;
-          this.#o.network.send(this.id, from, { kind: "meta-reply", token, result: action.execution.result, execId });
+        case "reply":
+          if (action.execution.remote !== undefined) this.#replyRemote(action.execution);
+          else this.#sendReply(action.execution);
+          break;
+        case "forward": {
+          const coordinator = this.#o.cluster?.coordinator;
+          const { from, token } = action.request;
+          if (coordinator !== undefined && from !== "") {
+            this.#o.network.send(this.id, coordinator, { kind: "coord-request", token, cmd: action.cmd, ctx: action.ctx, replyTo: from });
+          }
           break;
         }
+        case "locked":
+          this.#locked(action);
+          break;
         case "stepped-down":
           this.#o.observer.steppedDown(this.id, action.reason);
           this.#exit(action.reason);

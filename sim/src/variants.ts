@@ -1,12 +1,14 @@
 /**
- * Deliberately broken versions of the shard leader (and one of the gateway), selected with --variant. Each one breaks a
- * rule the design depends on; sweep.test.ts proves that the checkers catch every one of them
- * within a bounded number of seeds. A checker that never fails proves nothing.
+ * Deliberately broken versions of the shard leader (one of the gateway, one of the coordinator),
+ * selected with --variant. Each one breaks a rule the design depends on; sweep.test.ts proves
+ * that the checkers catch every one of them within a bounded number of seeds. A checker that
+ * never fails proves nothing.
  */
+import type { CoordinatorFaults } from "./coordinator-node.ts";
 import type { DriverFaults } from "./shard-driver.ts";
 
-/** The faults a variant can break in: the shard leader's driver, or the gateway. */
-export interface VariantFaults extends DriverFaults {
+/** The faults a variant can break in: the shard leader's driver, the gateway, or the coordinator. */
+export interface VariantFaults extends DriverFaults, CoordinatorFaults {
   /** The gateway sends a re-sent packet without Ctx.maybeResend (as before the re-send fix). */
   readonly unmarkedResends?: boolean;
 }
@@ -20,6 +22,15 @@ export const variants = {
   "serve-before-catch-up": { serveBeforeCatchUp: true },
   /** A packet mfsmount re-sends after reconnecting runs again (a re-sent mkdir answers EEXIST). */
   "unmarked-resends": { unmarkedResends: true },
+  /**
+   * Sharded clusters: the coordinator sends txcommit without the decision being durable (its
+   * decide() pretends success and writes nothing). A coordinator that dies or stalls between two
+   * commits leaves a participant whose resolver finds no decision and aborts: half applied.
+   */
+  "commit-without-decision": { commitWithoutDecision: true },
 } as const satisfies Record<string, VariantFaults>;
 
 export type VariantName = keyof typeof variants;
+
+/** Variants that only a sharded cluster (one with a coordinator) can show. */
+export const shardedOnlyVariants: ReadonlySet<VariantName> = new Set<VariantName>(["commit-without-decision"]);

@@ -32,6 +32,23 @@ export const operationWeights = {
 
 export type OperationKind = keyof typeof operationWeights;
 
+/**
+ * A sharded cluster's mix: more of what crosses shards (a new directory lands on another shard
+ * about half the time; renames, links and removals of what lives elsewhere), fewer plain reads.
+ */
+export const shardedOperationWeights: Readonly<Record<OperationKind, number>> = {
+  ...operationWeights,
+  mkdir: 14,
+  rename: 18,
+  link: 10,
+  unlink: 14,
+  rmdir: 10,
+  lookup: 8,
+  getattr: 5,
+  setxattr: 3,
+  getxattr: 2,
+};
+
 /** What one session knows about the namespace (possibly stale). */
 export class Knowledge {
   readonly dirs = new Set<number>([1]);
@@ -74,12 +91,12 @@ export function nextCaller(prng: Prng): Caller {
   return prng.pick(callers);
 }
 
-export function nextCommand(prng: Prng, knowledge: Knowledge): Command {
+export function nextCommand(prng: Prng, knowledge: Knowledge, weights: Readonly<Record<OperationKind, number>> = operationWeights): Command {
   const dir = (): number => prng.pick([...knowledge.dirs]);
   const any = (): number => prng.pick([...knowledge.dirs, ...knowledge.others]);
   const other = (): number => (knowledge.others.size > 0 ? prng.pick([...knowledge.others]) : any());
   const name = (): string => prng.pick(names);
-  const kind = prng.weighted(operationWeights);
+  const kind = prng.weighted(weights);
   switch (kind) {
     case "mkdir":
       return { kind, parent: dir(), name: name(), mode: prng.pick(modes), umask: prng.pick([0o022, 0o002, 0]), copysgid: false };

@@ -401,7 +401,8 @@ export function startShardServer<E>(options: ShardServerOptions<E>): ShardServer
         prepared: () => sm.preparedTransactions(),
         slot: slots[0]!,
         execute: executeSystem,
-        nowMs,
+        // Its own monotonic clock: the age of a prepared transaction must not depend on stamps.
+        nowMs: () => performance.now(),
         logger,
         ...(options.txResolveIntervalMs !== undefined ? { intervalMs: options.txResolveIntervalMs } : {}),
         ...(options.txResolveAfterMs !== undefined ? { resolveAfterMs: options.txResolveAfterMs } : {}),

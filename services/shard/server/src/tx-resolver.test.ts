@@ -37,8 +37,14 @@ function scriptedStore(script: Record<string, (TxDecision | null | Uint8Array)[]
   return { store, creates, reads };
 }
 
-function harness(prepared: PreparedTransaction[], store: DecisionStore, execute?: (cmd: Command) => Promise<Result>) {
+/**
+ * A resolver whose clock starts at 8 s: one pass there sees the transactions given (their age
+ * counts from then: the resolver's own clock, never the prepare stamp), then the clock moves to
+ * 10 s, so those are old enough (2 s) and any added afterwards are young.
+ */
+async function harness(prepared: PreparedTransaction[], store: DecisionStore, execute?: (cmd: Command) => Promise<Result>) {
   const executed: Command[] = [];
+  let now = 8_000;
   const resolver = startTxResolver({
     shardId: 4,
     decisions: store,
@@ -52,11 +58,14 @@ function harness(prepared: PreparedTransaction[], store: DecisionStore, execute?
         prepared.splice(prepared.findIndex((t) => t.txid === txid), 1);
         return { status: Status.OK } as Result;
       }),
-    nowMs: () => 10_000,
+    nowMs: () => now,
     logger: quiet,
     intervalMs: 60_000,
     resolveAfterMs: 2_000,
   });
+  await resolver.pass();
+  assert.deepEqual(executed, [], "nothing is resolved the first time it is seen");
+  now = 10_000;
   return { resolver, executed };
 }
 
@@ -64,7 +73,7 @@ test("a lost create race obeys the record that won", async () => {
   const txid = "r:1#1";
   const commit: TxDecision = { decision: "commit", txid, participants: [4, 1], newInode: 77, by: "coordinator" };
   const { store, creates } = scriptedStore({ [txDecisionKey(txid)]: [null, commit] }, false);
-  const { resolver, executed } = harness([old(txid)], store);
+  const { resolver, executed } = await harness([old(txid)], store);
   try {
     await resolver.pass();
     assert.equal(creates.length, 1, "it tried to write abort");
@@ -87,7 +96,7 @@ test("a transaction decided while the record was read gets no abort record", asy
     },
     create: store.create,
   };
-  const { resolver, executed } = harness(prepared, racing);
+  const { resolver, executed } = await harness(prepared, racing);
   try {
     await resolver.pass();
     assert.equal(creates.length, 0);
@@ -98,9 +107,11 @@ test("a transaction decided while the record was read gets no abort record", asy
 });
 
 test("a young transaction is left alone; an undecided old one is aborted with a record of its own", async () => {
-  const prepared = [old("o:1#3"), { txid: "y:1#1", preparedAtMs: 9_000, clientRequestId: "y:1" }];
+  // The young one's prepare stamp is far in the past (a leader whose clock ran behind): still young.
+  const prepared = [old("o:1#3")];
   const { store, creates } = scriptedStore({});
-  const { resolver, executed } = harness(prepared, store);
+  const { resolver, executed } = await harness(prepared, store);
+  prepared.push({ txid: "y:1#1", preparedAtMs: 0, clientRequestId: "y:1" });
   try {
     await resolver.pass();
     assert.deepEqual(creates, [{ key: txDecisionKey("o:1#3"), decision: { decision: "abort", txid: "o:1#3", participants: [], by: "shard.4" } }]);
@@ -119,7 +130,7 @@ test("a malformed or foreign record leaves the transaction prepared", async () =
     [txDecisionKey(b)]: [{ decision: "commit", txid: "other#1", participants: [], by: "coordinator" }],
   });
   const prepared = [old(a), old(b)];
-  const { resolver, executed } = harness(prepared, store);
+  const { resolver, executed } = await harness(prepared, store);
   try {
     await resolver.pass();
     assert.equal(executed.length, 0);
@@ -136,7 +147,7 @@ test("one resolution per transaction at a time, and a failed one is tried again 
   const prepared = [old(txid)];
   let calls = 0;
   let release: (result: Result) => void = () => {};
-  const { resolver } = harness(prepared, store, (cmd) => {
+  const { resolver } = await harness(prepared, store, (cmd) => {
     calls++;
     assert.equal(cmd.kind, "txabort");
     return new Promise<Result>((resolve) => (release = resolve));

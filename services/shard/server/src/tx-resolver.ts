@@ -2,8 +2,12 @@
  * The shard leader's resolver of prepared transactions left without an outcome (@antler/ops
  * txn.ts): the coordinator died between prepare and commit, or its txcommit/txabort never arrived.
  *
- * Every limits.txResolveIntervalMs it looks at the transactions prepared here; one older than
- * limits.txResolveAfterMs is resolved from the decision bucket (txDecisionKey(txid)):
+ * Every limits.txResolveIntervalMs it looks at the transactions prepared here; one this resolver
+ * has seen prepared for limits.txResolveAfterMs is resolved from the decision bucket
+ * (txDecisionKey(txid)). Age is measured on this process's own monotonic clock from the first pass
+ * that saw the transaction, never from the prepare entry's stamp: that stamp carries the highest
+ * clock any earlier leader had, so after a leader whose clock ran ahead it lies in the future and
+ * the transaction (and its locks) would wait for this clock to catch up (simulation seed 200156).
  * - "commit": apply it (txcommit with the record's newInode);
  * - "abort": drop it (txabort);
  * - absent: write "abort" create-only, so a coordinator that is merely slow can no longer decide
@@ -39,6 +43,7 @@ export interface TxResolverOptions {
   readonly slot: number;
   /** Executes a txcommit/txabort as the system; settles with its result once it is durable. */
   readonly execute: (cmd: Command) => Promise<Result>;
+  /** Monotonic milliseconds (performance.now in production). */
   readonly nowMs: () => number;
   readonly logger: Logger;
   readonly intervalMs?: number;
@@ -57,6 +62,8 @@ export function startTxResolver(options: TxResolverOptions): TxResolver {
   const resolveAfterMs = options.resolveAfterMs ?? limits.txResolveAfterMs;
   /** Transactions being resolved now (a slow bucket must not start a second resolution). */
   const resolving = new Set<string>();
+  /** txid → when a pass first saw it prepared (this process's monotonic clock). */
+  const firstSeen = new Map<string, number>();
   let stopped = false;
 
   const stillPrepared = (txid: string): boolean => prepared().some((txn) => txn.txid === txid);
@@ -93,7 +100,7 @@ export function startTxResolver(options: TxResolverOptions): TxResolver {
         ? { kind: "txcommit", slot, txid: txn.txid, ...(decision.newInode !== undefined ? { newInode: decision.newInode } : {}) }
         : { kind: "txabort", slot, txid: txn.txid };
     const result = await execute(cmd);
-    const fields = { txid: txn.txid, decision: decision.decision, by: decision.by, status: result.status, ageMs: nowMs() - txn.preparedAtMs, clientRequestId: txn.clientRequestId };
+    const fields = { txid: txn.txid, decision: decision.decision, by: decision.by, status: result.status, ageMs: nowMs() - (firstSeen.get(txn.txid) ?? nowMs()), clientRequestId: txn.clientRequestId };
     if (result.status === 0) logger.info("resolved a prepared transaction", fields);
     else logger.warn("resolving a prepared transaction failed; next pass", fields);
   };
@@ -102,8 +109,13 @@ export function startTxResolver(options: TxResolverOptions): TxResolver {
     if (stopped) return;
     const now = nowMs();
     const started: Promise<void>[] = [];
-    for (const txn of prepared()) {
-      if (now - txn.preparedAtMs < resolveAfterMs || resolving.has(txn.txid)) continue;
+    const current = prepared();
+    const stillPrepared = new Set(current.map((txn) => txn.txid));
+    for (const txid of firstSeen.keys()) if (!stillPrepared.has(txid)) firstSeen.delete(txid);
+    for (const txn of current) {
+      const seen = firstSeen.get(txn.txid) ?? now;
+      firstSeen.set(txn.txid, seen);
+      if (now - seen < resolveAfterMs || resolving.has(txn.txid)) continue;
       resolving.add(txn.txid);
       started.push(
         resolve(txn)

@@ -1,0 +1,136 @@
+/**
+ * The sharded simulation in the default test suite: 2–4 shard groups with the real shard map and
+ * BLAKE3 directory placement, the real coordinator over the simulated network and a fake decision
+ * bucket, shard and coordinator faults. A sweep must pass every checker (linearizability against
+ * one POSIX model across shards, acknowledged operations durable, namespace invariants over the
+ * union of the shards, atomicity of cross-shard operations), a run must be a function of its
+ * seed, and the broken coordinator variant must be caught within a bounded number of seeds.
+ */
+import assert from "node:assert/strict";
+import { before, test } from "node:test";
+import { createPlacement, type Placement } from "@antler/slots";
+import { runShardedSimulation } from "./sharded-simulation.ts";
+import { variants } from "./variants.ts";
+
+let placement: Placement;
+before(async () => {
+  placement = await createPlacement();
+});
+
+const steps = 200;
+
+/**
+ * Seeds that fail on bugs this simulation found in other components, not fixed yet. They are
+ * left out of the sweep and skipped (with the bug as the reason) unless ANTLER_SIM_KNOWN_BUGS=1;
+ * once a bug is fixed its test passes with the flag, loses the skip and becomes a regression test.
+ */
+const knownBugs = [
+  {
+    seed: 200018,
+    steps: 300,
+    bug:
+      "a shard's resend memory is per shard: a mount thread's new request that equals the last one it sent to THIS shard, re-sent after a " +
+      "reconnect (maybeResend), is answered with that old request's remembered result although the thread sent other requests to other " +
+      "shards in between: the new request is answered OK and never runs",
+  },
+] as const;
+const knownSeeds = new Set<number>(knownBugs.map((k) => k.seed));
+
+/**
+ * Seeds of bugs found here and fixed, replayed in every run. 200156: the shard's resolver aged a
+ * prepared transaction by its prepare entry's stamp, which after a leader whose clock ran ahead
+ * lies in the future, so a transaction whose coordinator died stayed prepared (its locks held)
+ * until the new leader's clock caught up; age now counts on the resolver's own clock.
+ */
+const regressions = [{ seed: 200156, steps: 300 }] as const;
+for (const regression of regressions) {
+  test(`regression seed ${regression.seed} (steps ${regression.steps})`, async () => {
+    const result = await runShardedSimulation({ seed: regression.seed, steps: regression.steps, placement });
+    assert.equal(result.failure, null, `replay: npm run sim -- --sharded --seed ${regression.seed} --steps ${regression.steps}`);
+  });
+}
+
+for (const known of knownBugs) {
+  const skip = process.env.ANTLER_SIM_KNOWN_BUGS === "1" ? false : `known bug (ANTLER_SIM_KNOWN_BUGS=1 runs it): ${known.bug}`;
+  test(`known bug, seed ${known.seed} (steps ${known.steps})`, { skip }, async () => {
+    const result = await runShardedSimulation({ seed: known.seed, steps: known.steps, placement });
+    assert.equal(result.failure, null, `replay: npm run sim -- --sharded --seed ${known.seed} --steps ${known.steps}`);
+  });
+}
+
+test("sharded sweep: 50 seeds, mounts through gateways to 2-4 shards and the coordinator under faults, pass every checker", async () => {
+  const failures: string[] = [];
+  let coordinated = 0;
+  let committed = 0;
+  let resolvedCommits = 0;
+  let resolvedAborts = 0;
+  for (let seed = 1; seed <= 50; seed++) {
+    if (knownSeeds.has(seed)) continue;
+    const result = await runShardedSimulation({ seed, steps, placement });
+    coordinated += result.stats.coordinated;
+    committed += result.stats.txCommitted;
+    resolvedCommits += result.stats.resolvedCommit;
+    resolvedAborts += result.stats.resolvedAbort;
+    if (result.failure !== null) failures.push(`seed ${seed}: ${result.failure}\n  replay: npm run sim -- --sharded --seed ${seed} --steps ${steps}`);
+  }
+  assert.deepEqual(failures, []);
+  // The sweep must really exercise cross-shard operations, or it proves nothing about them.
+  assert.ok(coordinated > 500, `only ${coordinated} requests reached the coordinator`);
+  assert.ok(committed > 200, `only ${committed} transactions committed`);
+  // ...and the resolvers' both ways of finishing what a dead coordinator left.
+  assert.ok(resolvedCommits > 0 && resolvedAborts > 0, `resolvers committed ${resolvedCommits}, aborted ${resolvedAborts}`);
+});
+
+// Regression (a false alarm of the checkers, found by the long sweep): the coordinator's "direct"
+// execution of a rename was forwarded back to it by the shard (a directory moving in a sharded
+// cluster always is) and coordinated under request id `${txid}/direct`; its transaction belongs to
+// the client's request.
+test("regression: long-sweep seed 200020 passes (a direct execution coordinated under its own request id)", async () => {
+  const result = await runShardedSimulation({ seed: 200_020, steps: 300, placement });
+  assert.equal(result.failure, null, "replay: npm run sim -- --sharded --seed 200020 --steps 300");
+});
+
+test("sharded sweep: 15 seeds, clients straight to the shards, pass every checker", async () => {
+  const failures: string[] = [];
+  for (let seed = 1_001; seed <= 1_015; seed++) {
+    const result = await runShardedSimulation({ seed, steps, placement, path: "direct" });
+    if (result.failure !== null) failures.push(`seed ${seed}: ${result.failure}\n  replay: npm run sim -- --sharded --seed ${seed} --steps ${steps} --direct`);
+  }
+  assert.deepEqual(failures, []);
+});
+
+test("a sharded run is a function of its seed", async () => {
+  const a = await runShardedSimulation({ seed: 7, steps, placement, trailLines: 1_000 });
+  const b = await runShardedSimulation({ seed: 7, steps, placement, trailLines: 1_000 });
+  assert.deepEqual(a, b);
+  const c = await runShardedSimulation({ seed: 8, steps, placement, trailLines: 1_000 });
+  assert.notDeepEqual(a.trail, c.trail);
+});
+
+test('the checkers catch the broken variant "commit-without-decision" within 50 seeds', async () => {
+  for (let seed = 1; seed <= 50; seed++) {
+    const result = await runShardedSimulation({ seed, steps: 300, placement, variant: variants["commit-without-decision"] });
+    if (result.failure !== null) {
+      const replay = `npm run sim -- --sharded --seed ${seed} --steps 300 --variant commit-without-decision`;
+      assert.match(result.failure, /atomicity|orphan|names a dead inode|nlink|model rejects/, `seed ${seed} failed for another reason (replay: ${replay})`);
+      return;
+    }
+  }
+  assert.fail("variant commit-without-decision survived 50 seeds: the checkers do not catch it");
+});
+
+/**
+ * The long sharded sweep, behind the flag of the long sweep: ANTLER_SIM_SEEDS=1000 npm test -w
+ * @antler/sim (seeds from ANTLER_SIM_FIRST_SEED, default 100000). The same as `npm run sim --
+ * --sharded --seed 100000 --sweep 1000 --steps 300`, which prints progress.
+ */
+const longSeeds = Number(process.env.ANTLER_SIM_SEEDS ?? "0");
+const longFirst = Number(process.env.ANTLER_SIM_FIRST_SEED ?? "100000");
+test(`long sharded sweep: ${longSeeds} seeds from ${longFirst}`, { skip: longSeeds > 0 ? false : "set ANTLER_SIM_SEEDS to run it" }, async () => {
+  const failures: string[] = [];
+  for (let seed = longFirst; seed < longFirst + longSeeds; seed++) {
+    const result = await runShardedSimulation({ seed, steps: 300, placement });
+    if (result.failure !== null) failures.push(`seed ${seed}: ${result.failure}\n  replay: npm run sim -- --sharded --seed ${seed} --steps 300`);
+  }
+  assert.deepEqual(failures, []);
+});
