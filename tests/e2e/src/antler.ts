@@ -1,4 +1,4 @@
-// An Antler cluster under test: `bin/antler up --data DIR --host ADDR --detach --chunkservers 1`
+// An Antler cluster under test: `bin/antler up --data DIR --host ADDR --detach --chunkservers 1 [--shards N]`
 // run inside a test namespace (so the launcher, its supervisor and every service share that
 // namespace and serve on its address), `bin/antler status --json` to find the services' PIDs, and
 // `bin/antler down` to stop it. `down` is also in the cleanup registry, and removing the
@@ -42,17 +42,25 @@ export function antlerUnavailableReason(): string | undefined {
   return undefined;
 }
 
+/** Choices of `antler up` beyond the defaults. */
+export interface AntlerClusterOptions {
+  /** `--shards N` (metadata shards; the launcher's default, 1, when absent). */
+  readonly shards?: number;
+}
+
 export class AntlerCluster {
   readonly netns: Netns;
   readonly dataDir: string;
   /** `--chunkservers`: 0 when the test runs its own chunkservers (to stop them by PID). */
   readonly chunkservers: number;
+  readonly options: AntlerClusterOptions;
   private downHandle: CleanupHandle | undefined;
 
-  constructor(netns: Netns, dataDir: string, chunkservers = 1) {
+  constructor(netns: Netns, dataDir: string, chunkservers = 1, options: AntlerClusterOptions = {}) {
     this.netns = netns;
     this.dataDir = dataDir;
     this.chunkservers = chunkservers;
+    this.options = options;
   }
 
   get address(): string {
@@ -65,6 +73,7 @@ export class AntlerCluster {
     if (reason !== undefined) throw new Error(`cannot start Antler: ${reason}`);
     this.downHandle ??= registerCleanup(`antler cluster ${this.dataDir}`, () => this.downSync());
     const argv = [antlerBin, "up", "--data", this.dataDir, "--host", this.address, "--detach", "--chunkservers", String(this.chunkservers)];
+    if (this.options.shards !== undefined) argv.push("--shards", String(this.options.shards));
     const result = await this.netns.run(argv, { timeoutMs: upTimeoutMs });
     if (result.code !== 0) throw new Error(`antler up failed:\n${describeFailure(result)}`);
   }

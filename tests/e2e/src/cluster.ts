@@ -5,7 +5,7 @@
 
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { AntlerCluster } from "./antler.ts";
+import { AntlerCluster, type AntlerClusterOptions } from "./antler.ts";
 import { saveLogs } from "./artifacts.ts";
 import { startReferenceCluster, type ReferenceCluster } from "./mfsmaster.ts";
 import { mountMfs, type MfsMount } from "./mount.ts";
@@ -33,7 +33,8 @@ export interface MountedCluster {
   teardown(): void;
 }
 
-export async function startMountedCluster(kind: ClusterKind, mountCount: number): Promise<MountedCluster> {
+/** `antler` options apply to kind "antler" only (e.g. `{ shards: 4 }`). */
+export async function startMountedCluster(kind: ClusterKind, mountCount: number, antlerOptions: AntlerClusterOptions = {}): Promise<MountedCluster> {
   const dir = makeTempDir(kind);
   const netns = createNetns();
   const logs = join(dir, "logs");
@@ -52,7 +53,7 @@ export async function startMountedCluster(kind: ClusterKind, mountCount: number)
     if (kind === "mfsmaster") {
       reference = await startReferenceCluster(netns, join(dir, "reference"));
     } else {
-      antler = new AntlerCluster(netns, join(dir, "antler-data"));
+      antler = new AntlerCluster(netns, join(dir, "antler-data"), 1, antlerOptions);
       await antler.up();
     }
     for (let index = 0; index < mountCount; index++) await mount();

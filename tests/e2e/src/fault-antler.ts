@@ -47,14 +47,17 @@ export class FaultAntler {
   readonly dataDir: string;
   readonly profile: Profile;
   readonly shardReplicas: number | undefined;
+  /** `--shards N` (the launcher's default, 1, when undefined). */
+  readonly shards: number | undefined;
   private downHandle: CleanupHandle | undefined;
   private queries: QueryClient | undefined;
 
-  constructor(netns: Netns, dataDir: string, profile: Profile, shardReplicas?: number) {
+  constructor(netns: Netns, dataDir: string, profile: Profile, shardReplicas?: number, shards?: number) {
     this.netns = netns;
     this.dataDir = dataDir;
     this.profile = profile;
     this.shardReplicas = shardReplicas;
+    this.shards = shards;
   }
 
   async up(): Promise<void> {
@@ -63,6 +66,7 @@ export class FaultAntler {
     this.downHandle ??= registerCleanup(`antler cluster ${this.dataDir}`, () => this.downSync());
     const argv = [antlerBin, "up", "--data", this.dataDir, "--host", this.netns.address, "--detach", "--chunkservers", "1", "--profile", this.profile];
     if (this.shardReplicas !== undefined) argv.push("--shard-replicas", String(this.shardReplicas));
+    if (this.shards !== undefined) argv.push("--shards", String(this.shards));
     const result = await this.netns.run(argv, { timeoutMs: upTimeoutMs });
     if (result.code !== 0) throw new Error(`antler up failed:\n${describeFailure(result)}`);
   }
@@ -136,6 +140,12 @@ export class FaultAntler {
 
   async logPlacement(processes: readonly StatusProcess[], shardId = 0): Promise<StreamPlacement> {
     return (await this.query(processes, ["stream", shardLogStreamOf(shardId)])) as StreamPlacement;
+  }
+
+  /** The latest value of `key` in the KV bucket `bucket` as text, or null when there is none. */
+  async kvValue(bucket: string, key: string): Promise<string | null> {
+    const { value } = (await this.query(await this.processes(), ["kv", bucket, key])) as { value: string | null };
+    return value;
   }
 
   /** The holder id in the shard's lease (`s<shard>.r<replica>/<incarnation>`), or null. */
