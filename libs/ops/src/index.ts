@@ -71,3 +71,4 @@ export {
   type TxPart,
   type TxPartOutput,
 } from "./txn.ts";
+export { parseMetaRequest, parseResult } from "./envelope.ts";

@@ -11,7 +11,7 @@
  */
 import { limits } from "@antler/base";
 import { newHeaders, type NatsConnection } from "@antler/io-nats";
-import { decodeMessage, encodeMessage, Header, routeOf, shardRequestSubject, slotOfInode, Status, type Command, type Ctx, type Result } from "@antler/ops";
+import { encodeMessage, Header, parseResult, routeOf, shardRequestSubject, slotOfInode, Status, type Command, type Ctx, type Result } from "@antler/ops";
 import { shardForSlot, ShardUnavailableError, type CoordinatorEvent, type CoordinatorPorts, type ShardMap } from "@antler/router-core";
 import type { Placement } from "@antler/slots";
 import { injectTrace, SpanKind, withSpan } from "@antler/telemetry";
@@ -36,14 +36,6 @@ const retryPauseMaxMs = 200;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-function decodeResult(data: Uint8Array): Result | null {
-  try {
-    const value = decodeMessage(data) as { status?: unknown } | null;
-    return value !== null && typeof value === "object" && typeof value.status === "number" ? (value as Result) : null;
-  } catch {
-    return null;
-  }
-}
 
 function isNoResponders(err: unknown): boolean {
   return (err as { isNoResponders?: () => boolean } | null)?.isNoResponders?.() === true;
@@ -74,7 +66,7 @@ export function natsCoordinatorPorts(options: NatsCoordinatorPortsOptions): Coor
         if (ctx.requestId !== undefined) headers.set(Header.requestId, ctx.requestId);
         injectTrace(headers);
         const reply = await nc.request(shardRequestSubject(shard), encodeMessage({ ctx, cmd }), { timeout: timeoutMs, headers });
-        const result = decodeResult(reply.data);
+        const result = parseResult(reply.data);
         if (result === null) throw new ShardUnavailableError(`shard ${shard} answered ${cmd.kind} with something that is not a result`);
         span.setAttribute("antler.status", result.status);
         return result;

@@ -8,7 +8,7 @@
  * Counts what it did and logs the counts every statsIntervalMs at info when anything happened.
  */
 import { type Msg, type NatsConnection, type Subscription } from "@antler/io-nats";
-import { CodecError, coordinatorSubject, decodeMessage, encodeMessage, Status, type MetaRequest, type Result } from "@antler/ops";
+import { coordinatorSubject, encodeMessage, parseMetaRequest, Status, type Result } from "@antler/ops";
 import { Coordinator, type CoordinatorEvent, type CoordinatorOptions, type CoordinatorPorts } from "@antler/router-core";
 import { extractTrace, SpanKind, withSpan, type Logger } from "@antler/telemetry";
 import { startCoordinatorLease, type CoordinatorLeaseStore } from "./coordinator-lease.ts";
@@ -53,24 +53,7 @@ type Counters = { -readonly [K in keyof CoordinatorStats]: number };
 const zero = (): Counters => ({ coordinated: 0, refused: 0, conflicts: 0, recovered: 0, unreached: 0 });
 
 /** The body of a coordinator request, or null when it is not a MetaRequest of a known shape. */
-export function parseCoordinatorRequest(data: Uint8Array): MetaRequest | null {
-  let value: unknown;
-  try {
-    value = decodeMessage(data);
-  } catch (err) {
-    if (err instanceof CodecError) return null;
-    throw err;
-  }
-  if (value === null || typeof value !== "object") return null;
-  const { ctx, cmd } = value as { ctx?: unknown; cmd?: unknown };
-  if (ctx === null || typeof ctx !== "object" || cmd === null || typeof cmd !== "object") return null;
-  const c = ctx as Record<string, unknown>;
-  const numbers = ["sessionId", "uid", "sesflags", "rootInode"].every((key) => Number.isSafeInteger(c[key]));
-  if (!numbers || !Array.isArray(c.gids) || c.gids.length === 0 || !c.gids.every((gid) => Number.isSafeInteger(gid))) return null;
-  if (c.requestId !== undefined && typeof c.requestId !== "string") return null;
-  if (typeof (cmd as { kind?: unknown }).kind !== "string") return null;
-  return value as MetaRequest;
-}
+export const parseCoordinatorRequest = parseMetaRequest;
 
 export function startCoordinatorService(options: CoordinatorServiceOptions): CoordinatorService {
   const { nc, logger } = options;

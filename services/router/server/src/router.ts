@@ -12,7 +12,7 @@
  */
 import { limits } from "@antler/base";
 import { newHeaders, respondNoResponders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@antler/io-nats";
-import { CodecError, decodeMessage, encodeMessage, Header, metaRequestSubject, routerQueue, shardRequestSubject, Status, type CommandKind, type Result } from "@antler/ops";
+import { CodecError, decodeMessage, encodeMessage, Header, metaRequestSubject, parseResult, routerQueue, shardRequestSubject, Status, type CommandKind, type Result } from "@antler/ops";
 import { mergeFanOut, parseSlotHeader, shardForSlot, shardIdsOf, type LeaderLiveness, type ShardMap } from "@antler/router-core";
 import { extractTrace, injectTrace, SpanKind, withSpan, type Logger } from "@antler/telemetry";
 
@@ -80,14 +80,6 @@ function commandKindOf(data: Uint8Array): CommandKind | null {
   }
 }
 
-function decodeResult(data: Uint8Array): Result | null {
-  try {
-    const value = decodeMessage(data) as { status?: unknown } | null;
-    return value !== null && typeof value === "object" && typeof value.status === "number" ? (value as Result) : null;
-  } catch {
-    return null;
-  }
-}
 
 export function startRouter(options: RouterOptions): Router {
   const { nc, logger } = options;
@@ -143,7 +135,7 @@ export function startRouter(options: RouterOptions): Router {
             injectTrace(headers);
             try {
               const reply = await nc.request(shardRequestSubject(shard), msg.data, { timeout: fanOutTimeoutMs, headers });
-              return decodeResult(reply.data);
+              return parseResult(reply.data);
             } catch (err) {
               logger.warn("fan-out to a shard failed", { shard, kind, err });
               return null;
