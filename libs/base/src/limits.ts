@@ -267,6 +267,12 @@ export const txAncestryDepthMax = 10_000;
  * before it answers the client; the participant's resolver applies the stored decision anyway.
  */
 export const txCommitPatienceMs = 10_000;
+/**
+ * The directory-move lock (router-core move-lock.ts) whose record has not changed for this long
+ * is taken over: its holder died or stalls (a stalled holder's fence then fails, so it never
+ * commits). Bounds how long a dead coordinator blocks directory moves.
+ */
+export const txMoveLockStaleMs = 5_000;
 /** Successful coordinated answers a coordinator remembers per request id (a retry gets the same answer). */
 export const txAnswersRememberedMax = 10_000;
 /**

@@ -215,7 +215,10 @@ class StateMachine implements MetadataStateMachine {
 
   execute(cmd: Command, ctx: Ctx, nowMs: number): Execution {
     if (!isWellFormedCommand(cmd) || !isWellFormedCtx(ctx)) return { result: { status: Status.EINVAL }, entry: null };
-    const recalled = recalledResult(this.#st, ctx.requestId) ?? recalledResend(this.#st, ctx, cmd);
+    // txprepare is idempotent by its txid and parts (txn/plan.ts), not by request id: a coordinator
+    // that restarted runs the same attempt (same txid, same request id) again, possibly with
+    // other parts, and must not be answered what its predecessor's prepare answered.
+    const recalled = cmd.kind === "txprepare" ? undefined : (recalledResult(this.#st, ctx.requestId) ?? recalledResend(this.#st, ctx, cmd));
     if (recalled !== undefined) return { result: recalled, entry: null };
     if (isMoved(this.#st, cmd)) return { result: { status: Status.MOVED }, entry: null };
     const isTx = txKinds.has(cmd.kind);

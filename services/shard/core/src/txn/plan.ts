@@ -2,8 +2,11 @@
  * The plan half of txprepare, txcommit and txabort (@antler/ops txn.ts): what the coordinator's
  * tx commands do to this shard, decided against its state. The three are idempotent, because
  * the coordinator (or its successor, or the shard's own resolver) may send each more than once:
- * - txprepare of a prepared txid answers the outputs it answered first, and logs nothing; of a
- *   decided txid it is EINVAL (too late: the transaction is over).
+ * - txprepare of a prepared txid with the same parts answers the outputs it answered first, and
+ *   logs nothing; with other parts it is TXLOCKED (a coordinator that restarted ran the attempt
+ *   again and planned it from newer facts: answering the old outputs would commit the old parts
+ *   as if they were the new ones); of a decided txid it is EINVAL (too late: the transaction is
+ *   over).
  * - txcommit of a committed txid answers OK with no outputs; of an unknown one EINVAL (the
  *   shard never prepared it, or aborted it: committing it here would be wrong).
  * - txabort of an unknown txid answers OK; of a committed one EINVAL.
@@ -24,7 +27,7 @@ function routedHere(p: Planning, slot: number): boolean {
 export function planTxPrepare(p: Planning, cmd: CommandOf<"txprepare">): Planned {
   if (!routedHere(p, cmd.slot)) return fail(Status.MOVED);
   const prepared = p.st.preparedTxns.get(cmd.txid);
-  if (prepared !== undefined) return { status: Status.OK, outputs: prepared.outputs };
+  if (prepared !== undefined) return sameValue(prepared.parts, cmd.parts) ? { status: Status.OK, outputs: prepared.outputs } : fail(Status.TXLOCKED);
   if (p.st.decidedTxns.has(cmd.txid)) return fail(Status.EINVAL);
   if (typeof cmd.clientRequestId !== "string" || !isTxParts(cmd.parts)) return fail(Status.EINVAL);
   // One new node per transaction: the decision record carries a single newInode.
@@ -46,6 +49,18 @@ export function planTxPrepare(p: Planning, cmd: CommandOf<"txprepare">): Planned
   }
   const sortedLocks = [...locks].sort((a, b) => a - b);
   return { kind: "txprepare", txid: cmd.txid, clientRequestId: cmd.clientRequestId, parts: cmd.parts, outputs, locks: sortedLocks };
+}
+
+/** Structural equality of JSON-like values (parts as sent and as restored from the log; key order aside). */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((item, i) => sameValue(item, b[i]));
+  }
+  const aKeys = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
+  const bKeys = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
+  return aKeys.length === bKeys.length && aKeys.every((k) => sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }
 
 export function planTxCommit(p: Planning, cmd: CommandOf<"txcommit">): Planned {

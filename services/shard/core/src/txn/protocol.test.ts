@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { decodeMessage, encodeMessage, nameFromText, NodeType, Status, type TxPart } from "@antler/ops";
+import { decodeMessage, encodeMessage, nameFromText, NodeType, Status, type Command, type TxPart } from "@antler/ops";
 import { limits } from "@antler/base";
 import { slotOfInode } from "@antler/slots";
 import { LogDecodeError } from "../errors.ts";
@@ -107,6 +107,8 @@ test("a node-new part reserves its inode at prepare; an abort leaves it unused",
   const reserved = out?.op === "node-new" ? out.inode : -1;
   assert.equal(slotOfInode(reserved), 1);
   assert.equal(b.status({ kind: "getattr", inode: reserved, opened: false }), Status.ENOENT, "not made before the commit");
+  // The coordinator must not take it for missing: the parent's shard may already name it.
+  assert.equal(b.status({ kind: "txinspect", inode: reserved }), Status.TXLOCKED, "txinspect of a node being created");
   okOutputs(s.prepare(1, "n2#1", [{ op: "node-new", spec, slot: 1, parent: 1, name: n("e") }]), "a second reservation");
   assert.equal(s.abort(1, "n#1").result.status, Status.OK);
   const header = decodeSnapshot(b.m.exportState()).header;
@@ -116,6 +118,26 @@ test("a node-new part reserves its inode at prepare; an abort leaves it unused",
   assert.equal(slotOfInode(later), 1);
   assert.ok(later > reserved + 1, "counters only grow: neither reservation is handed out again");
   assert.equal(b.status({ kind: "getattr", inode: reserved, opened: false }), Status.ENOENT);
+  assert.equal(b.ok({ kind: "txinspect", inode: reserved }).node, null, "an aborted reservation is simply absent");
+});
+
+test("txprepare of a prepared txid: the same parts answer the first outputs; other parts (a restarted coordinator's new plan) are TXLOCKED, also under the same request id", () => {
+  const s = new Shards(2);
+  const b = s.at(1);
+  const spec = {
+    kind: "mkdir", type: NodeType.DIRECTORY, mode: 0o755, uid: 0, gid: 0, rdev: 0, target: "", goal: 1, trashtime: 86400,
+    eattr: 0, aclAccess: null, aclDefault: null,
+  } as const;
+  const prepare = (name: string): Command => ({ kind: "txprepare", slot: 1, txid: "r#1", parts: [{ op: "node-new", spec, slot: 1, parent: 1, name: n(name) }], clientRequestId: "r" });
+  const ctx = { ...rootCtx, requestId: "r#1/prepare" };
+  const outputs = okOutputs(b.exec(prepare("d"), ctx), "prepare");
+  // Parts as restored from the log (another key order) are the same parts.
+  const reordered: Command = { clientRequestId: "r", parts: [{ name: n("d"), parent: 1, slot: 1, spec: { ...spec }, op: "node-new" }], txid: "r#1", slot: 1, kind: "txprepare" };
+  assert.deepEqual(b.exec(reordered, ctx), { result: { status: Status.OK, outputs }, entry: null }, "a repeat logs nothing");
+  assert.equal(b.status(prepare("e"), ctx), Status.TXLOCKED, "not the outputs of the first plan");
+  // Once aborted, a late repeat is refused: the transaction is over.
+  assert.equal(s.abort(1, "r#1").result.status, Status.OK);
+  assert.equal(b.status(prepare("d"), ctx), Status.EINVAL);
 });
 
 test("the resolver's view: prepared transactions with their age and request", () => {
