@@ -12,7 +12,17 @@
 import { limits } from "@antler/base";
 import { decodeMessage, encodeMessage, routeOf, Status, txDecisionKey, type Command, type Ctx, type Result } from "@antler/ops";
 import { slotOfInode } from "@antler/slots";
-import { Coordinator, decodeDecision, encodeDecision, ShardUnavailableError, type CoordinatorEvent, type CoordinatorPorts } from "@antler/router-core";
+import {
+  Coordinator,
+  decodeDecision,
+  decodeMoveLock,
+  encodeDecision,
+  encodeMoveLock,
+  moveLockKey,
+  ShardUnavailableError,
+  type CoordinatorEvent,
+  type CoordinatorPorts,
+} from "@antler/router-core";
 import type { NodeClock } from "./clock.ts";
 import type { FakeJetStream } from "./jetstream.ts";
 import type { EventLoop } from "./loop.ts";
@@ -219,6 +229,22 @@ export class CoordinatorNode {
           o.js.kvDelete(this.id, o.decisionBucket, txDecisionKey(txid), o.kvTimeoutMs, () => {});
         });
         return Promise.resolve();
+      },
+      readMoveLock: async () => {
+        const answer = await kv<{ readonly kind: "ok"; readonly entry: { readonly value: Uint8Array; readonly revision: number } | null }>("read move lock", (done) =>
+          o.js.kvGet(this.id, o.decisionBucket, moveLockKey, o.kvTimeoutMs, done),
+        );
+        return answer.entry === null ? null : { holder: decodeMoveLock(answer.entry.value), revision: answer.entry.revision };
+      },
+      writeMoveLock: async (holder, revision) => {
+        const value = encodeMoveLock(holder);
+        const written = await kv<{ readonly kind: "ok"; readonly revision: number } | { readonly kind: "wrong-last-sequence" }>("write move lock", (done) =>
+          revision === 0
+            ? o.js.kvCreate(this.id, o.decisionBucket, moveLockKey, value, o.kvTimeoutMs, done)
+            : o.js.kvUpdate(this.id, o.decisionBucket, moveLockKey, value, revision, o.kvTimeoutMs, done),
+        );
+        o.observer.note(`${this.id} move lock ${holder ?? "free"} at revision ${revision}: ${written.kind === "ok" ? `revision ${written.revision}` : "someone was first"}`);
+        return written.kind === "ok" ? written.revision : null;
       },
       shardOfSlot: (slot) => o.shardOfSlot(slot),
       slotOfShard: (shard) => o.slotOfShard(shard),

@@ -24,15 +24,14 @@ const steps = 200;
  * left out of the sweep and skipped (with the bug as the reason) unless ANTLER_SIM_KNOWN_BUGS=1;
  * once a bug is fixed its test passes with the flag, loses the skip and becomes a regression test.
  */
+const resendMemoryBug =
+  "a shard's resend memory is per shard: a mount thread's new request that equals the last one it sent to THIS shard, re-sent after a " +
+  "reconnect (maybeResend), is answered with that old request's remembered result although the thread sent other requests to other " +
+  "shards in between: the new request is answered OK and never runs";
 const knownBugs = [
-  {
-    seed: 200018,
-    steps: 300,
-    bug:
-      "a shard's resend memory is per shard: a mount thread's new request that equals the last one it sent to THIS shard, re-sent after a " +
-      "reconnect (maybeResend), is answered with that old request's remembered result although the thread sent other requests to other " +
-      "shards in between: the new request is answered OK and never runs",
-  },
+  { seed: 200018, steps: 300, bug: resendMemoryBug },
+  // Hit since directory moves take the durable move lock (its KV round trips shift the schedule).
+  { seed: 27, steps, bug: resendMemoryBug },
 ] as const;
 const knownSeeds = new Set<number>(knownBugs.map((k) => k.seed));
 
@@ -41,8 +40,25 @@ const knownSeeds = new Set<number>(knownBugs.map((k) => k.seed));
  * prepared transaction by its prepare entry's stamp, which after a leader whose clock ran ahead
  * lies in the future, so a transaction whose coordinator died stayed prepared (its locks held)
  * until the new leader's clock caught up; age now counts on the resolver's own clock.
+ * 400175: a cross-shard mkdir's entry was committed by its shard's resolver while the new node's
+ * shard was still prepared; a rename over that name read "no such node" (txinspect), replaced the
+ * entry as damage without removing the node's edge, and the node became an orphan once its shard
+ * committed (txinspect of a node being created now answers TXLOCKED, and the coordinator plans
+ * again). 400515: a directory move was decided and committed on the entries' shards, not yet on
+ * the moved directory's shard (its coordinator died); a later move's ancestry walk read that
+ * directory's old parent edge and moved an ancestor under it, forming a cycle (the walk now stops
+ * at a directory a prepared transaction holds and plans again). 400443: a coordinator died after
+ * one participant prepared an attempt; its successor ran the same attempt (same txid, same
+ * prepare request id) from newer facts, and that participant answered its remembered result of
+ * the OLD parts, so it committed an edge-move without the replaced node's edge-remove (an orphan):
+ * txprepare is now idempotent by txid and parts, never by request id (other parts: TXLOCKED).
  */
-const regressions = [{ seed: 200156, steps: 300 }] as const;
+const regressions = [
+  { seed: 200156, steps: 300 },
+  { seed: 400175, steps: 300 },
+  { seed: 400443, steps: 300 },
+  { seed: 400515, steps: 300 },
+] as const;
 for (const regression of regressions) {
   test(`regression seed ${regression.seed} (steps ${regression.steps})`, async () => {
     const result = await runShardedSimulation({ seed: regression.seed, steps: regression.steps, placement });

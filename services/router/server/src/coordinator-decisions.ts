@@ -8,16 +8,23 @@
  * after its answer was lost still finds the decision and gets the same answer. The deferred
  * deletions are bounded (limits.txDecisionsRetainedMax, oldest deleted first) and dropped on stop
  * (a decision left behind is harmless; it answers questions nobody asks any more).
+ *
+ * The same bucket holds the directory-move lock (@antler/router-core move-lock.ts, key
+ * moveLockKey), written only compare-and-set on its revision.
  */
 import { limits } from "@antler/base";
 import type { Bucket } from "@antler/io-nats";
 import { txDecisionKey, type TxDecision } from "@antler/ops";
-import { decodeDecision, encodeDecision } from "@antler/router-core";
+import { decodeDecision, decodeMoveLock, encodeDecision, encodeMoveLock, moveLockKey, type MoveLockRecord } from "@antler/router-core";
 
 export interface DecisionStore {
   decide(decision: TxDecision): Promise<TxDecision>;
   read(txid: string): Promise<TxDecision | null>;
   forget(txid: string): Promise<void>;
+  /** The directory-move lock record, or null when it was never written (CoordinatorPorts.readMoveLock). */
+  readMoveLock(): Promise<MoveLockRecord | null>;
+  /** Compare-and-set of the move lock on `revision` (0: create) (CoordinatorPorts.writeMoveLock). */
+  writeMoveLock(holder: string | null, revision: number): Promise<number | null>;
   /** Deferred deletions waiting now. */
   readonly retained: number;
   /** Drops the deferred deletions (their keys stay). */
@@ -68,6 +75,14 @@ export function createDecisionStore(bucket: Bucket, options: DecisionStoreOption
         clearTimeout(timer);
         remove(oldest);
       }
+    },
+    async readMoveLock() {
+      const entry = await bucket.get(moveLockKey);
+      return entry === null ? null : { holder: decodeMoveLock(entry.value), revision: entry.revision };
+    },
+    writeMoveLock(holder, revision) {
+      const value = encodeMoveLock(holder);
+      return revision === 0 ? bucket.create(moveLockKey, value) : bucket.update(moveLockKey, value, revision);
     },
     get retained() {
       return pending.size;

@@ -97,6 +97,8 @@ export function natsCoordinatorPorts(options: NatsCoordinatorPortsOptions): Coor
     decide: (decision) => decisions.decide(decision),
     readDecision: (txid) => decisions.read(txid),
     forgetDecision: (txid) => decisions.forget(txid),
+    readMoveLock: () => decisions.readMoveLock(),
+    writeMoveLock: (holder, revision) => decisions.writeMoveLock(holder, revision),
     shardOfSlot: (slot) => shardForSlot(options.map(), slot),
     slotOfShard(shard) {
       const map = options.map();

@@ -120,6 +120,21 @@ test("a forgotten decision stays for the retention time, then goes", async () =>
   store.stop();
 });
 
+test("the directory-move lock is compare-and-set on its revision: one writer wins, a stale revision loses", async () => {
+  const store = createDecisionStore(decisionsBucket, { retainMs: 0 });
+  assert.equal(await store.readMoveLock(), null);
+  const taken = await store.writeMoveLock("move-1#1", 0);
+  assert.ok(taken !== null);
+  assert.equal(await store.writeMoveLock("move-2#1", 0), null, "it exists: a second create loses");
+  assert.deepEqual(await store.readMoveLock(), { holder: "move-1#1", revision: taken });
+  const fenced = await store.writeMoveLock("move-1#1", taken);
+  assert.ok(fenced !== null && fenced > taken);
+  assert.equal(await store.writeMoveLock("move-2#1", taken), null, "a writer on an old revision loses");
+  const freed = await store.writeMoveLock(null, fenced);
+  assert.deepEqual(await store.readMoveLock(), { holder: null, revision: freed });
+  store.stop();
+});
+
 function service(name: string, connection: NatsConnection): CoordinatorService {
   const decisions = createDecisionStore(decisionsBucket, { retainMs: 0 });
   return startCoordinatorService({

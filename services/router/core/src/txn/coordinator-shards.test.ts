@@ -27,7 +27,7 @@ import {
 import { createStateMachine, type MetadataStateMachine } from "@antler/shard-core";
 import { createPlacement, type Placement } from "@antler/slots";
 import { Coordinator } from "./coordinator.ts";
-import { ShardUnavailableError, type CoordinatorPorts } from "./ports.ts";
+import { ShardUnavailableError, type CoordinatorPorts, type MoveLockRecord } from "./ports.ts";
 
 const placement: Placement = await createPlacement();
 const t0Ms = 1_700_000_000_000;
@@ -107,6 +107,16 @@ class Cluster implements CoordinatorPorts {
   async forgetDecision(txid: string): Promise<void> {
     this.decisions.delete(txid);
   }
+  /** The directory-move lock record (compare-and-set on its revision, as the KV bucket). */
+  moveLock: MoveLockRecord | null = null;
+  async readMoveLock(): Promise<MoveLockRecord | null> {
+    return this.moveLock;
+  }
+  async writeMoveLock(holder: string | null, revision: number): Promise<number | null> {
+    if ((this.moveLock?.revision ?? 0) !== revision) return null;
+    this.moveLock = { holder, revision: revision + 1 };
+    return revision + 1;
+  }
   async sleep(ms: number): Promise<void> {
     this.nowMsValue += ms;
     await turn();
@@ -135,9 +145,10 @@ class Cluster implements CoordinatorPorts {
     });
   }
 
-  /** What each shard's resolver does for a transaction prepared too long: abort unless decided. */
-  async resolve(): Promise<void> {
+  /** What each shard's resolver (or only `shard`'s) does for a transaction prepared too long: abort unless decided. */
+  async resolve(shard?: number): Promise<void> {
     for (const [k, txids] of this.prepared().entries()) {
+      if (shard !== undefined && k !== shard) continue;
       for (const txid of txids) {
         const decision = await this.decide({ decision: "abort", txid, participants: [k], by: `shard.${k}` });
         const cmd: Command = decision.decision === "commit" ? { kind: "txcommit", slot: k, txid, ...(decision.newInode !== undefined ? { newInode: decision.newInode } : {}) } : { kind: "txabort", slot: k, txid };
@@ -325,6 +336,72 @@ test("concurrent directory moves that together would form a cycle: exactly one s
   }
 });
 
+test("two coordinators at once (a lease holder paused past its lease) moving directories into a cycle: the move lock lets one through", async () => {
+  for (let round = 0; round < 4; round++) {
+    const cluster = new Cluster(2);
+    const p = inodeOf(await cluster.client(mkdirCmd(1, nameOn(1, round % 2, 2, "P"))));
+    const q = inodeOf(await cluster.client(mkdirCmd(1, nameOn(1, (round + 1) % 2, 2, "Q"))));
+    const aName = nameOn(p, 1, 2, "a");
+    const cName = nameOn(q, 0, 2, "c");
+    const a = inodeOf(await cluster.client(mkdirCmd(p, aName)));
+    const c = inodeOf(await cluster.client(mkdirCmd(q, cName)));
+    const b = inodeOf(await cluster.client(mkdirCmd(a, nameOn(a, round % 2, 2, "b"))));
+    const d = inodeOf(await cluster.client(mkdirCmd(c, nameOn(c, (round + 1) % 2, 2, "d"))));
+    // Each coordinator serializes its own moves; only the durable lock orders the two. Each
+    // one's first prepare waits (a while) for the other's, so that without the lock both
+    // ancestry walks would be over before either move is prepared.
+    const base = portsOf(cluster);
+    const preparing = new Set<string>();
+    const coordinatorAs = (id: string): Coordinator =>
+      new Coordinator({
+        ...base,
+        call: async (cmd, ctx) => {
+          if (cmd.kind === "txprepare") {
+            preparing.add(id);
+            for (let i = 0; i < 10 && preparing.size < 2; i++) await turn();
+          }
+          return base.call(cmd, ctx);
+        },
+      });
+    const one = coordinatorAs("one");
+    const other = coordinatorAs("other");
+    const [first, second] = await Promise.all([
+      one.coordinate({ ctx: ctxOf(), cmd: { kind: "rename", parentSrc: p, nameSrc: nameFromText(aName), parentDst: d, nameDst: nameFromText("a") } }),
+      other.coordinate({ ctx: ctxOf(), cmd: { kind: "rename", parentSrc: q, nameSrc: nameFromText(cName), parentDst: b, nameDst: nameFromText("c") } }),
+    ]);
+    assert.deepEqual([first.status, second.status].sort(), [Status.OK, Status.EINVAL], `round ${round}`);
+    for (const inode of [a, b, c, d]) await cluster.pathOf(inode);
+    assert.deepEqual(cluster.prepared(), [[], []]);
+    assert.equal(cluster.moveLock?.holder, null, "the lock is free again");
+  }
+});
+
+test("a coordinator whose move lock was taken over while it stalled does not commit its move", async () => {
+  const cluster = new Cluster(2);
+  const x = inodeOf(await cluster.client(mkdirCmd(1, nameOn(1, 1, 2, "x"))));
+  const xName = (await cluster.client({ kind: "txinspect", inode: x }) as Success<"txinspect">).node!.parents[0]!.name;
+  const y = inodeOf(await cluster.client(mkdirCmd(1, nameOn(1, 0, 2, "y"))));
+  const base = portsOf(cluster);
+  // While this coordinator prepares, another one takes the lock over (this one looked dead).
+  const stalled = new Coordinator({
+    ...base,
+    call: async (cmd, ctx) => {
+      const result = await base.call(cmd, ctx);
+      if (cmd.kind === "txprepare" && cluster.moveLock !== null && cluster.moveLock.holder !== "successor#1") {
+        cluster.moveLock = { holder: "successor#1", revision: cluster.moveLock.revision + 1 };
+      }
+      return result;
+    },
+  }, { attemptsMax: 2 });
+  const moved = await stalled.coordinate({ ctx: ctxOf(), cmd: { kind: "rename", parentSrc: 1, nameSrc: xName, parentDst: y, nameDst: nameFromText("x") } });
+  // Its prepares were undone; each attempt loses the lock the same way, so it gives up.
+  assert.deepEqual(moved, { status: Status.EAGAIN });
+  assert.deepEqual(await cluster.pathOf(x), [x, 1]);
+  assert.equal((await cluster.lookup(y, "x")).status, Status.ENOENT);
+  assert.deepEqual(cluster.prepared(), [[], []]);
+  assert.deepEqual([...cluster.decisions.values()].map((d) => d.decision), [], "an abort is forgotten once acknowledged");
+});
+
 test("a coordinator dying between prepare and decision: the participants' abort wins, the client's retry succeeds", async () => {
   const cluster = new Cluster(2);
   const name = nameOn(1, 1, 2, "crash");
@@ -410,6 +487,76 @@ test("a participant down at commit time: the decision stays, its resolver applie
   assert.deepEqual(cluster.prepared(), [[], []]);
 });
 
+test("a rename over a new directory whose entry a resolver committed before its node exists: waits for the node, then disposes of it", async () => {
+  // Found by the sharded simulation (seed 400175): the entry of a cross-shard mkdir was committed
+  // by its shard's resolver while the node's shard was still prepared; the rename's txinspect
+  // answered "no such node", the planner took the entry for damage and replaced it without
+  // removing the node's edge, and the node, committed later, was an orphan.
+  const cluster = new Cluster(2);
+  const name = nameOn(1, 1, 2, "new");
+  const request = { ctx: ctxOf(), cmd: mkdirCmd(1, name) };
+  const base = portsOf(cluster);
+  cluster.coordinator = new Coordinator({ ...base, call: (cmd, ctx) => (cmd.kind === "txcommit" ? new Promise<Result>(() => {}) : base.call(cmd, ctx)) });
+  void cluster.client(request.cmd, request.ctx);
+  const txid = `${request.ctx.requestId}#1`;
+  for (let i = 0; i < 200 && cluster.decisions.get(txid) === undefined; i++) await turn();
+  const newInode = cluster.decisions.get(txid)?.newInode;
+  assert.ok(newInode !== undefined);
+  // The parent's shard (0) resolves first: root/name names a node shard 1 has not created yet.
+  await cluster.resolve(0);
+  assert.deepEqual(cluster.prepared(), [[], [txid]]);
+  assert.equal((await cluster.execute({ kind: "txinspect", inode: newInode }, ctxOf())).status, Status.TXLOCKED);
+
+  cluster.coordinator = new Coordinator(cluster, { attemptsMax: 3 });
+  const src = inodeOf(await cluster.client(mkdirCmd(1, nameOn(1, 0, 2, "src"))));
+  const srcName = (await cluster.client({ kind: "txinspect", inode: src }) as Success<"txinspect">).node!.parents[0]!.name;
+  const rename: Command = { kind: "rename", parentSrc: 1, nameSrc: srcName, parentDst: 1, nameDst: nameFromText(name) };
+  // While the node is being created the rename cannot be planned: EAGAIN, nothing changed.
+  assert.deepEqual(await cluster.client(rename), { status: Status.EAGAIN });
+  const entry = (await cluster.execute({ kind: "txinspect", inode: 1, name: nameFromText(name) }, ctxOf())) as Success<"txinspect">;
+  assert.equal(entry.entry?.inode, newInode);
+  // Once shard 1 resolved too, the rename replaces the (empty) new directory properly.
+  await cluster.resolve(1);
+  assert.equal(inodeOf(await cluster.client(rename)), src);
+  assert.equal(inodeOf(await cluster.lookup(1, name)), src);
+  const replaced = (await cluster.execute({ kind: "txinspect", inode: newInode }, ctxOf())) as Success<"txinspect">;
+  assert.deepEqual(replaced.node?.parents ?? [], [], "the replaced directory keeps no edge");
+  assert.deepEqual(cluster.prepared(), [[], []]);
+});
+
+test("a directory move decided but not yet applied on the moved node's shard: a move under it waits instead of forming a cycle", async () => {
+  // Found by the sharded simulation (seed 400515): root/x → y/x was committed on the entries'
+  // shard while x's shard (its parent edge) was still prepared; a new coordinator then moved y
+  // under x/z, walking x's stale edge (still root/x), and y and x formed a cycle.
+  const cluster = new Cluster(2);
+  const xName = nameOn(1, 1, 2, "x");
+  const x = inodeOf(await cluster.client(mkdirCmd(1, xName)));
+  const z = inodeOf(await cluster.client(mkdirCmd(x, nameOn(x, 1, 2, "z"))));
+  const yName = nameOn(1, 0, 2, "y");
+  const y = inodeOf(await cluster.client(mkdirCmd(1, yName)));
+  assert.deepEqual([x, z, y].map((i) => shardOfInode(cluster, i)), [1, 1, 0]);
+  const base = portsOf(cluster);
+  // The first coordinator commits on shard 0 (both entries) and dies before x's shard hears it.
+  cluster.coordinator = new Coordinator({
+    ...base,
+    call: (cmd, ctx) => (cmd.kind === "txcommit" && cluster.shardOfSlot(cmd.slot) === 1 ? new Promise<Result>(() => {}) : base.call(cmd, ctx)),
+  });
+  const ctx = ctxOf();
+  void cluster.client({ kind: "rename", parentSrc: 1, nameSrc: nameFromText(xName), parentDst: y, nameDst: nameFromText("x") }, ctx);
+  const txid = `${ctx.requestId}#1`;
+  for (let i = 0; i < 400 && !(cluster.decisions.has(txid) && cluster.prepared()[0]!.length === 0); i++) await turn();
+  assert.deepEqual(cluster.prepared(), [[], [txid]]);
+  assert.equal(inodeOf(await cluster.lookup(y, "x")), x);
+
+  cluster.coordinator = new Coordinator(cluster, { attemptsMax: 3 });
+  const cycle: Command = { kind: "rename", parentSrc: 1, nameSrc: nameFromText(yName), parentDst: z, nameDst: nameFromText("y") };
+  assert.deepEqual(await cluster.client(cycle), { status: Status.EAGAIN });
+  await cluster.resolve(1);
+  assert.deepEqual(await cluster.client(cycle), { status: Status.EINVAL });
+  for (const inode of [x, y, z]) await cluster.pathOf(inode);
+  assert.deepEqual(cluster.prepared(), [[], []]);
+});
+
 /** The cluster's ports as a plain object (so a test can replace one of them). */
 function portsOf(cluster: Cluster): CoordinatorPorts {
   return {
@@ -417,6 +564,8 @@ function portsOf(cluster: Cluster): CoordinatorPorts {
     decide: (d) => cluster.decide(d),
     readDecision: (txid) => cluster.readDecision(txid),
     forgetDecision: (txid) => cluster.forgetDecision(txid),
+    readMoveLock: () => cluster.readMoveLock(),
+    writeMoveLock: (holder, revision) => cluster.writeMoveLock(holder, revision),
     shardOfSlot: (slot) => cluster.shardOfSlot(slot),
     slotOfShard: (shard) => cluster.slotOfShard(shard),
     slotOfNewDirectory: (parent, name) => cluster.slotOfNewDirectory(parent, name),

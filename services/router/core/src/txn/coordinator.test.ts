@@ -27,7 +27,7 @@ import {
 } from "@antler/ops";
 import { makeInode } from "@antler/slots";
 import { Coordinator } from "./coordinator.ts";
-import { ShardUnavailableError, type CoordinatorEvent, type CoordinatorPorts } from "./ports.ts";
+import { ShardUnavailableError, type CoordinatorEvent, type CoordinatorPorts, type MoveLockRecord } from "./ports.ts";
 
 /** Two shards: slots below 1024 are shard 0's, the rest shard 1's. */
 const shardOf = (slot: number): number => (slot < limits.slotCount / 2 ? 0 : 1);
@@ -141,6 +141,16 @@ class World implements CoordinatorPorts {
   async forgetDecision(txid: string): Promise<void> {
     this.forgotten.push(txid);
     this.decisions.delete(txid);
+  }
+  /** The directory-move lock record (compare-and-set on its revision, as the KV bucket). */
+  moveLock: MoveLockRecord | null = null;
+  async readMoveLock(): Promise<MoveLockRecord | null> {
+    return this.moveLock;
+  }
+  async writeMoveLock(holder: string | null, revision: number): Promise<number | null> {
+    if ((this.moveLock?.revision ?? 0) !== revision) return null;
+    this.moveLock = { holder, revision: revision + 1 };
+    return revision + 1;
   }
   shardOfSlot = shardOf;
   slotOfShard = slotOf;

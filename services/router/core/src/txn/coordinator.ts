@@ -20,7 +20,9 @@
  * arrival order, for the time from prepare to the last commit — the time the participants hold
  * the same inodes locked — so they do not collide at the shards and starve each other with
  * aborts and backoffs. Directory moves to another parent also run one at a time, from the
- * ancestry check to the last commit, so two moves can never together form a cycle.
+ * ancestry check to the last commit, so two moves can never together form a cycle: here, and in
+ * the cluster under the durable move lock (move-lock.ts), because the coordinator lease does not
+ * stop a paused former holder; the lock is fenced after the prepares, before "commit" is stored.
  *
  * One request id is coordinated at most once at a time here: a duplicate (the gateway's hedge, a
  * shard forwarding a retry) waits for the running one and gets the same answer. Recent successful
@@ -43,6 +45,7 @@ import {
 import { composeAnswer, type AnswerTarget } from "./compose.ts";
 import { isDirectoryMove, planLink, planNewNode, planRemove, planRename, touchedInodes, type Participant, type Plan, type PlanContext } from "./plan.ts";
 import { ShardUnavailableError, type CoordinatorPorts } from "./ports.ts";
+import { MoveLock } from "./move-lock.ts";
 import { InodeLocks, SerialLock } from "./serial-lock.ts";
 
 /** The client commands carried out here (@antler/ops CoordinatedKind). */
@@ -60,6 +63,8 @@ export interface CoordinatorOptions {
   readonly commitPatienceMs?: number;
   /** Successful answers remembered for retries (limits.txAnswersRememberedMax). */
   readonly answersRememberedMax?: number;
+  /** The directory-move lock of a silent holder is taken over after this (limits.txMoveLockStaleMs). */
+  readonly moveLockStaleMs?: number;
 }
 
 /** How an attempt ended: an answer for the client, or a conflict to retry as the next attempt. */
@@ -81,6 +86,7 @@ export class Coordinator {
   readonly #commitPatienceMs: number;
   readonly #answersRememberedMax: number;
   readonly #moves = new SerialLock();
+  readonly #moveLock: MoveLock;
   readonly #inodes = new InodeLocks();
   readonly #running = new Map<string, Promise<Result>>();
   readonly #answers = new Map<string, Result>();
@@ -92,6 +98,9 @@ export class Coordinator {
     this.#ancestryDepthMax = options.ancestryDepthMax ?? limits.txAncestryDepthMax;
     this.#commitPatienceMs = options.commitPatienceMs ?? limits.txCommitPatienceMs;
     this.#answersRememberedMax = options.answersRememberedMax ?? limits.txAnswersRememberedMax;
+    const moveLockStaleMs = options.moveLockStaleMs ?? limits.txMoveLockStaleMs;
+    // Waiting for the lock outlasts its staleness, so a lock a dead holder left is taken over.
+    this.#moveLock = new MoveLock(ports, moveLockStaleMs, 2 * moveLockStaleMs);
   }
 
   /** Requests being coordinated now. */
@@ -158,15 +167,43 @@ export class Coordinator {
     const pc: PlanContext = { ports: this.#ports, ctx: callCtx(request.ctx, txid, CallNumber.inspect), directAllowed: !isDirect };
     const cmd = request.cmd;
     if (cmd.kind === "rename" && (await isDirectoryMove(pc, cmd))) {
-      return this.#moves.run(() => this.#planned(request, txid, () => planRename(pc, cmd, this.#ancestryDepthMax)));
+      // One at a time here (no point in competing for the durable lock with ourselves), and one
+      // at a time in the cluster (move-lock.ts): from the ancestry check to the last commit.
+      return this.#moves.run(() => this.#underMoveLock(txid, (fence) => this.#planned(request, txid, () => planRename(pc, cmd, this.#ancestryDepthMax), fence)));
     }
     return this.#planned(request, txid, () => plan(pc, cmd, this.#ancestryDepthMax));
   }
 
-  async #planned(request: MetaRequest, txid: string, makePlan: () => Promise<Plan>): Promise<AttemptOutcome> {
+  /**
+   * Runs a directory move holding the cluster's move lock. `work` gets the fence: called once
+   * every participant is prepared, it says whether the lock is still ours (false: abandon).
+   */
+  async #underMoveLock(txid: string, work: (fence: () => Promise<boolean>) => Promise<AttemptOutcome>): Promise<AttemptOutcome> {
+    let held = await this.#moveLock.acquire(txid);
+    if (held === null) {
+      this.#ports.event?.({ kind: "failed", command: "rename", detail: "the directory-move lock stayed held" });
+      return statusOnly(Status.EAGAIN);
+    }
+    try {
+      return await work(async () => {
+        const fenced = await this.#moveLock.fence(txid, held!);
+        if (fenced === null) return false;
+        held = fenced;
+        return true;
+      });
+    } finally {
+      await this.#moveLock.release(held);
+    }
+  }
+
+  /** `fence` (directory moves): asked after the prepares, before "commit" is stored. */
+  async #planned(request: MetaRequest, txid: string, makePlan: () => Promise<Plan>, fence?: () => Promise<boolean>): Promise<AttemptOutcome> {
     const planned = await makePlan();
     switch (planned.kind) {
       case "answer":
+        // A fact was held by a prepared transaction (txinspect of a node still being created,
+        // whose entry a resolver committed first): plan again once it is decided.
+        if (planned.result.status === Status.TXLOCKED) return { kind: "retry" };
         return answer(planned.result);
       case "direct":
         // Our own request id for it: the shard does not know it as taken by a transaction.
@@ -178,7 +215,7 @@ export class Coordinator {
       case "parts": {
         const inodes = planned.participants.flatMap((p) => p.parts.flatMap(touchedInodes));
         const target = { command: request.cmd.kind, inode: planned.answer.inode };
-        return this.#inodes.run(inodes, () => this.#transaction(request, txid, planned.participants, planned.checkOrder, target));
+        return this.#inodes.run(inodes, () => this.#transaction(request, txid, planned.participants, planned.checkOrder, target, fence));
       }
     }
   }
@@ -227,12 +264,25 @@ export class Coordinator {
   }
 
   /** Prepares every participant at once; on any failure aborts them all. */
-  async #transaction(request: MetaRequest, txid: string, participants: readonly Participant[], checkOrder: readonly number[], target: AnswerTarget): Promise<AttemptOutcome> {
+  async #transaction(
+    request: MetaRequest,
+    txid: string,
+    participants: readonly Participant[],
+    checkOrder: readonly number[],
+    target: AnswerTarget,
+    fence?: () => Promise<boolean>,
+  ): Promise<AttemptOutcome> {
     const requestId = request.ctx.requestId!;
     const prepared = await Promise.all(participants.map((participant) => this.#prepare(request.ctx, txid, requestId, participant)));
     if (prepared.some((p) => p.kind !== "prepared")) {
       const ordered = [...prepared].sort((a, b) => checkOrder.indexOf(a.participant.shard) - checkOrder.indexOf(b.participant.shard));
       return this.#abandon(request, txid, ordered);
+    }
+    if (fence !== undefined && !(await fence())) {
+      // Another coordinator took the move lock over while we stalled: our ancestry check may be
+      // stale. Undo, and try again (under the lock) from fresh facts.
+      const undone = await this.#abandon(request, txid, prepared, Status.EAGAIN);
+      return undone.kind === "answer" && undone.result.status === Status.OK ? undone : { kind: "retry" };
     }
     return this.#decideAndCommit(request, txid, participants, undefined, target);
   }

@@ -194,11 +194,18 @@ function ancestryCtx(ctx: Ctx): Ctx {
  * Whether `dir` is `start` or one of its ancestors, walking parent edges up from `start` (whose
  * facts are known) to the root, at most `depthMax` steps. A failure status when the walk cannot
  * finish (a vanished ancestor, a path deeper than allowed, a shard's refusal).
+ *
+ * A directory a prepared transaction holds may be moving: its parent edge (on its own shard) is
+ * the old one until that shard commits, although the move may already be decided and its new
+ * entry committed on another shard (participants commit one after the other; a resolver finishes
+ * a dead coordinator's commit much later). Walking past it would check the ancestry the
+ * directory is leaving, so two moves could form a cycle: TXLOCKED, the attempt is planned again.
  */
 async function isAncestorOrSelf(pc: PlanContext, dir: number, start: NodeFacts, depthMax: number): Promise<boolean | Failure> {
   let facts = start;
   for (let steps = 0; ; steps++) {
     if (facts.inode === dir) return true;
+    if (facts.locked && facts.inode !== limits.rootInode) return { status: Status.TXLOCKED };
     const up = facts.parents[0];
     if (facts.inode === limits.rootInode || up === undefined) return false;
     if (up.parent === dir) return true;

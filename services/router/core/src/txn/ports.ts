@@ -26,6 +26,12 @@ export type CoordinatorEvent =
   /** A participant could not be told the outcome in time; its resolver will apply the stored decision. */
   | { readonly kind: "participant-unreached"; readonly txid: string; readonly shard: number; readonly phase: "commit" | "abort"; readonly detail: string };
 
+/** The directory-move lock as stored: who holds it (null: free), at which revision. */
+export interface MoveLockRecord {
+  readonly holder: string | null;
+  readonly revision: number;
+}
+
 export interface CoordinatorPorts {
   /**
    * Sends `cmd` with `ctx` to the shard owning the command's slot (routeOf: txprepare/txcommit/
@@ -45,6 +51,18 @@ export interface CoordinatorPorts {
   readDecision(txid: string): Promise<TxDecision | null>;
   /** Every participant acknowledged: the decision may be removed (the store may keep it a while). */
   forgetDecision(txid: string): Promise<void>;
+  /**
+   * The directory-move lock record (move-lock.ts: key moveLockKey in the decision bucket, read
+   * from the stream leader), or null when it was never written. Rejects when the store cannot be
+   * reached.
+   */
+  readMoveLock(): Promise<MoveLockRecord | null>;
+  /**
+   * Writes `holder` (null: free) to the directory-move lock record only if the record is still at
+   * `revision` (0: only if there is none): the new revision, or null when it changed meanwhile.
+   * Rejects when the store cannot be reached (the write may or may not have happened).
+   */
+  writeMoveLock(holder: string | null, revision: number): Promise<number | null>;
   /** The shard owning `slot` in the current shard map. */
   shardOfSlot(slot: number): number;
   /** Some slot `shard` owns (tx commands are routed by a slot of their shard). */
