@@ -28,6 +28,11 @@
  *      node that does not exist yet; removals in the other order); each logs the commit and
  *      applies its parts. The client's answer is composed from the commit outputs.
  *   5. Once every participant acknowledged, the decision key is deleted.
+ * Stale facts: a fact read while a decided transaction is still being committed elsewhere answers
+ * TXLOCKED (txinspect of an inode reserved by a prepared node-new; an ancestry walk through a
+ * directory held by a prepared transaction) and the coordinator plans again. txprepare is
+ * idempotent by txid AND equal parts: the same txid with other parts is TXLOCKED. Directory moves
+ * also hold a compare-and-set `movelock` record in the decision bucket (ADR 0008).
  * A participant holding a prepared transaction older than limits.txResolveAfterMs resolves it
  * itself from the decision bucket (commit / abort; absent → it writes "abort"). A retry of the
  * client's request (same request id) after the coordinator died finds, on the shard, the request
