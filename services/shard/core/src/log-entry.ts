@@ -10,7 +10,7 @@
  *   operations (chunk*) and the optional `resend` field were added later without a new version:
  *   older entries simply never contain them.
  */
-import { CodecError, decodeMessage, encodeMessage, type Name, type SetCounts, type TxPart, type TxPartOutput } from "@antler/ops";
+import { CodecError, decodeMessage, encodeMessage, type Name, type NewNodeSpec, type SetCounts, type TxPart, type TxPartOutput } from "@antler/ops";
 import { LogDecodeError } from "./errors.ts";
 import type { Stamp } from "./hlc.ts";
 import type { AclRecord } from "./state.ts";
@@ -26,22 +26,11 @@ export interface Caller {
   readonly sesflags: number;
 }
 
-export interface NewNodeOp {
-  readonly kind: "mknod" | "mkdir" | "create" | "symlink";
+/** A new node: its spec (the same one a cross-shard node-new carries) placed at parent/name as `inode`. */
+export interface NewNodeOp extends NewNodeSpec {
   readonly parent: number;
   readonly name: Name;
   readonly inode: number;
-  readonly type: number;
-  readonly mode: number;
-  readonly uid: number;
-  readonly gid: number;
-  readonly rdev: number;
-  readonly target: Name;
-  readonly goal: number;
-  readonly trashtime: number;
-  readonly eattr: number;
-  readonly aclAccess: AclRecord | null;
-  readonly aclDefault: AclRecord | null;
 }
 
 export interface RemoveOp {
