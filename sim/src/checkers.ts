@@ -178,7 +178,7 @@ function modelled(cmd: Command): boolean {
 
 /** An operation that completed before another began must sit before it in the history. */
 function checkRealTime(history: History): string | null {
-  const done: { readonly op: ClientOp; readonly position: number }[] = [];
+  const done: PlacedOp[] = [];
   for (const op of history.ops) {
     if (op.execId === undefined || op.respondedMs === undefined) continue;
     const reply = history.replies.get(op.execId);
@@ -187,10 +187,24 @@ function checkRealTime(history: History): string | null {
     if (position === null) continue;
     done.push({ op, position });
   }
+  return realTimeViolation(done, (position) => `seq ${Math.floor(position / slotsPerSeq)}`);
+}
+
+/** An answered operation and where it sits in the order the checker built. */
+export interface PlacedOp {
+  readonly op: ClientOp;
+  readonly position: number;
+}
+
+/**
+ * Real-time order: an operation that finished before another started must not sit later in the
+ * order than it. `where` names a position for the report. Null when the order respects it.
+ */
+export function realTimeViolation(done: readonly PlacedOp[], where: (position: number) => string): string | null {
   const byResponse = [...done].sort((a, b) => a.op.respondedMs! - b.op.respondedMs!);
   const byInvocation = [...done].sort((a, b) => a.op.invokedMs - b.op.invokedMs);
   let i = 0;
-  let latest: { readonly op: ClientOp; readonly position: number } | null = null;
+  let latest: PlacedOp | null = null;
   for (const b of byInvocation) {
     while (i < byResponse.length && byResponse[i]!.op.respondedMs! < b.op.invokedMs) {
       const a = byResponse[i++]!;
@@ -199,8 +213,8 @@ function checkRealTime(history: History): string | null {
     if (latest !== null && latest.position > b.position) {
       return (
         `real-time order: ${latest.op.cmd.kind} by ${latest.op.client} (request ${latest.op.requestId}) finished at ${latest.op.respondedMs}ms, ` +
-        `before ${b.op.cmd.kind} by ${b.op.client} (request ${b.op.requestId}) started at ${b.op.invokedMs}ms, yet the latter saw an older state ` +
-        `(seq ${Math.floor(b.position / slotsPerSeq)} < ${Math.floor(latest.position / slotsPerSeq)})`
+        `before ${b.op.cmd.kind} by ${b.op.client} (request ${b.op.requestId}) started at ${b.op.invokedMs}ms, yet the latter sits earlier ` +
+        `(${where(b.position)} < ${where(latest.position)})`
       );
     }
   }

@@ -26,10 +26,11 @@
  *   committed on one and aborted on another.
  */
 import { NodeType, readOnlyKinds, Status, type Command, type Ctx, type Result, type TxPartOutput } from "@antler/ops";
-import type { ClientOp, History } from "./history.ts";
+import type { History } from "./history.ts";
 import { compareResult, NamespaceModel } from "./model.ts";
 import type { Execution, HistoryRef, StateMachine } from "./shard-driver.ts";
 import type { MetaRequestRef } from "./shard-node.ts";
+import { realTimeViolation, type PlacedOp } from "./checkers.ts";
 
 /** Positions: record r's entry i at r·S + 2i; a read right after what it saw (odd, or S−1). */
 const S = 2 ** 20;
@@ -401,7 +402,7 @@ export function checkShardedLinearizable(run: ShardedRun): { readonly failure: s
 
 /** An operation that completed before another began must sit before it in the global order. */
 function checkShardedRealTime(run: ShardedRun, txPosition: ReadonlyMap<string, number>): string | null {
-  const done: { readonly op: ClientOp; readonly position: number }[] = [];
+  const done: PlacedOp[] = [];
   for (const op of run.main.ops) {
     if (op.execId === undefined || op.respondedMs === undefined) continue;
     const coordinated = run.coordinatorReplies.get(op.execId);
@@ -417,23 +418,7 @@ function checkShardedRealTime(run: ShardedRun, txPosition: ReadonlyMap<string, n
     if (position === null || position === undefined) continue;
     done.push({ op, position });
   }
-  const byResponse = [...done].sort((a, b) => a.op.respondedMs! - b.op.respondedMs!);
-  const byInvocation = [...done].sort((a, b) => a.op.invokedMs - b.op.invokedMs);
-  let i = 0;
-  let latest: { readonly op: ClientOp; readonly position: number } | null = null;
-  for (const b of byInvocation) {
-    while (i < byResponse.length && byResponse[i]!.op.respondedMs! < b.op.invokedMs) {
-      const a = byResponse[i++]!;
-      if (latest === null || a.position > latest.position) latest = a;
-    }
-    if (latest !== null && latest.position > b.position) {
-      return (
-        `real-time order: ${latest.op.cmd.kind} by ${latest.op.client} (request ${latest.op.requestId}) finished at ${latest.op.respondedMs}ms, ` +
-        `before ${b.op.cmd.kind} by ${b.op.client} (request ${b.op.requestId}) started at ${b.op.invokedMs}ms, yet the latter sits earlier in the global order`
-      );
-    }
-  }
-  return null;
+  return realTimeViolation(done, (position) => `global position ${position}`);
 }
 
 /**
