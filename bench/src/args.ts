@@ -86,23 +86,7 @@ const booleanFlags = new Set(["--keep", "--help", "--breakdown", "--cpu-prof"]);
 
 /** Parses argv; returns "help" for --help. */
 export function parseBenchArgs(argv: readonly string[]): BenchOptions | "help" {
-  const values = new Map<string, string>();
-  const switches = new Set<string>();
-  for (let index = 0; index < argv.length; index += 1) {
-    const argument = argv[index]!;
-    const equals = argument.indexOf("=");
-    const flag = argument.startsWith("--") && equals > 0 ? argument.slice(0, equals) : argument;
-    if (booleanFlags.has(flag)) {
-      if (flag !== argument) throw new UsageError(`${flag} takes no value`);
-      switches.add(flag);
-      continue;
-    }
-    if (!valueFlags.has(flag)) throw new UsageError(`unknown option '${argument}' (see --help)`);
-    if (values.has(flag)) throw new UsageError(`${flag} given twice`);
-    const value = flag !== argument ? argument.slice(equals + 1) : argv[++index];
-    if (value === undefined || value === "" || value.startsWith("--")) throw new UsageError(`${flag} needs a value`);
-    values.set(flag, value);
-  }
+  const { values, switches } = splitFlags(argv, valueFlags, booleanFlags);
   if (switches.has("--help")) return "help";
 
   const mode = oneOf(modes, values.get("--mode") ?? "protocol", "--mode");
@@ -133,7 +117,37 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | "help" {
   };
 }
 
-function integer(values: Map<string, string>, flag: string, fallback: number, min: number, max: number): number {
+/**
+ * argv split into `--flag value` / `--flag=value` pairs and switches; an unknown flag, a repeated
+ * one, a switch with a value or a flag without one is a UsageError.
+ */
+export function splitFlags(
+  argv: readonly string[],
+  valueFlags: ReadonlySet<string>,
+  booleanFlags: ReadonlySet<string>,
+): { readonly values: Map<string, string>; readonly switches: Set<string> } {
+  const values = new Map<string, string>();
+  const switches = new Set<string>();
+  for (let index = 0; index < argv.length; index += 1) {
+    const argument = argv[index]!;
+    const equals = argument.indexOf("=");
+    const flag = argument.startsWith("--") && equals > 0 ? argument.slice(0, equals) : argument;
+    if (booleanFlags.has(flag)) {
+      if (flag !== argument) throw new UsageError(`${flag} takes no value`);
+      switches.add(flag);
+      continue;
+    }
+    if (!valueFlags.has(flag)) throw new UsageError(`unknown option '${argument}' (see --help)`);
+    if (values.has(flag)) throw new UsageError(`${flag} given twice`);
+    const value = flag !== argument ? argument.slice(equals + 1) : argv[++index];
+    if (value === undefined || value === "" || value.startsWith("--")) throw new UsageError(`${flag} needs a value`);
+    values.set(flag, value);
+  }
+  return { values, switches };
+}
+
+/** The whole number given for `flag` (min..max), or `fallback` when absent. */
+export function integer(values: Map<string, string>, flag: string, fallback: number, min: number, max: number): number {
   const text = values.get(flag);
   if (text === undefined) return fallback;
   if (!/^[0-9]+$/.test(text)) throw new UsageError(`${flag} must be a whole number, not '${text}'`);

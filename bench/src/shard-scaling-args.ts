@@ -3,7 +3,7 @@
  * argv in, typed options or a UsageError (one line) out, plus the order in which the clusters take
  * their turns. No I/O, so every accepted and refused form is unit-tested.
  */
-import { UsageError } from "./args.ts";
+import { integer, splitFlags, UsageError } from "./args.ts";
 import * as benchLimits from "./limits.ts";
 
 export interface ShardScalingOptions {
@@ -49,23 +49,7 @@ const booleanFlags = new Set(["--keep", "--help"]);
 
 /** Parses argv; returns "help" for --help. */
 export function parseShardScalingArgs(argv: readonly string[]): ShardScalingOptions | "help" {
-  const values = new Map<string, string>();
-  const switches = new Set<string>();
-  for (let index = 0; index < argv.length; index += 1) {
-    const argument = argv[index]!;
-    const equals = argument.indexOf("=");
-    const flag = argument.startsWith("--") && equals > 0 ? argument.slice(0, equals) : argument;
-    if (booleanFlags.has(flag)) {
-      if (flag !== argument) throw new UsageError(`${flag} takes no value`);
-      switches.add(flag);
-      continue;
-    }
-    if (!valueFlags.has(flag)) throw new UsageError(`unknown option '${argument}' (see --help)`);
-    if (values.has(flag)) throw new UsageError(`${flag} given twice`);
-    const value = flag !== argument ? argument.slice(equals + 1) : argv[++index];
-    if (value === undefined || value === "" || value.startsWith("--")) throw new UsageError(`${flag} needs a value`);
-    values.set(flag, value);
-  }
+  const { values, switches } = splitFlags(argv, valueFlags, booleanFlags);
   if (switches.has("--help")) return "help";
 
   const sessions = integer(values, "--sessions", 4, 1, benchLimits.sessionsMax);
@@ -102,14 +86,6 @@ function shardList(text: string): number[] {
   return counts;
 }
 
-function integer(values: Map<string, string>, flag: string, fallback: number, min: number, max: number): number {
-  const text = values.get(flag);
-  if (text === undefined) return fallback;
-  if (!/^[0-9]+$/.test(text)) throw new UsageError(`${flag} must be a whole number, not '${text}'`);
-  const value = Number(text);
-  if (value < min || value > max) throw new UsageError(`${flag} must be between ${min} and ${max}, not ${text}`);
-  return value;
-}
 
 /**
  * The turns of the clusters: forward in odd rounds, backward in even ones (1 2 4, 4 2 1, …), so
