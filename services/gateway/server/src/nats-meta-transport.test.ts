@@ -50,6 +50,8 @@ test("each request gets its own reply, whatever order the replies come in", asyn
   });
   const transport = createNatsMetaTransport(client, "t.parts.a");
   try {
+    // The subscription must reach the server before the requests, or they find no responders.
+    await responder.flush();
     const headers = new Map([["Antler-Test", "yes"]]);
     const outcomes = await Promise.all([1, 2, 3].map(async (n) => plain(await transport.request("t.echo", Uint8Array.of(n), headers, 5_000))));
     assert.deepEqual(outcomes, [1, 2, 3].map((n) => ({ kind: "reply", data: Uint8Array.of(n) })));
