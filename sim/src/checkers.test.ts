@@ -130,52 +130,29 @@ test("findDoubleExecutions: a re-sent request answered by a second execution aft
   assert.deepEqual(findDoubleExecutions(h), [], "sent once: the EEXIST is the real answer");
 });
 
-test("findResendsOfApplied: a re-send answered from the resend memory is counted, but not as a double execution", () => {
+test("findResendsOfApplied: a re-send with its original request id, answered from memory, is counted, but not as a double execution", () => {
   const h = new History(() => 0);
   const created = { status: 0, inode: 2, attr: dirAttr(2) } as Result;
-  store(h, 1, "m1", "n1", 1, [execution(mkdirA, created, { batchId: "m1", index: 0 }, true, "1:1:0")]);
-  h.replied("n1", "e2", execution(mkdirA, created, { seq: 1 }, false, "1:1:7"));
+  store(h, 1, "m1", "n1", 1, [execution(mkdirA, created, { batchId: "m1", index: 0 }, true, "g.1/1:1:0")]);
+  h.replied("n1", "e2", execution(mkdirA, created, { seq: 1 }, false, "g.1/1:1:0"));
   h.ops.push({ client: "mount0", requestId: "op1", cmd: mkdirA, ctx, invokedMs: 0, respondedMs: 10, execId: "e2", attempts: 2 });
   assert.deepEqual(findResendsOfApplied(h).map((r) => r.outcome), ["original"]);
   assert.deepEqual(findDoubleExecutions(h), []);
 });
 
-test("findResendsOfApplied: the same command applied for another thread of the mount (another resendKey) is not this request's", () => {
-  const h = new History(() => 0);
-  const otherThread = { ...execution(mkdirA, { status: 0, inode: 2, attr: dirAttr(2) }, { batchId: "m1", index: 0 }, true), ctx: { ...ctx, requestId: "r1", resendKey: "1:3" } };
-  store(h, 1, "m1", "n1", 1, [otherThread]);
-  h.replied("n1", "e2", { ...execution(mkdirA, { status: 17 } as Result, { seq: 1 }, false), ctx: { ...ctx, requestId: "r2", resendKey: "1:2", maybeResend: true } });
-  h.ops.push({ client: "mount0", requestId: "op1", cmd: mkdirA, ctx, invokedMs: 0, respondedMs: 10, execId: "e2", attempts: 2 });
-  assert.deepEqual(findResendsOfApplied(h), []);
-});
-
-test("checkLinearizable: a re-sent packet must get the result logged under its resendKey, and only when its command matches", () => {
-  const resendCtx: Ctx = { ...ctx, resendKey: "1:3" };
-  const created = { status: 0, inode: 2, attr: dirAttr(2) } as Result;
-  const run = (answer: Result, cmd: Command): string | null => {
+test("findResendsOfApplied: a re-send that got a new request id and ran again is a double execution; another thread's equal command is not", () => {
+  const run = (appliedId: string): string[] => {
     const h = new History(() => 0);
-    h.appendSent("n1", "m1", [{ ...execution(mkdirA, created, { batchId: "m1", index: 0 }, true, "r1"), ctx: { ...resendCtx, requestId: "r1" } }]);
-    h.stored({ seq: 1, msgId: "m1", storedAtMs: 1, data: encodeRecord({ node: "n1", epoch: 1, entries: [new Uint8Array([0])] }) });
-    h.replied("n1", "e2", { ...execution(cmd, answer, { seq: 1 }, false), ctx: { ...resendCtx, requestId: "r2", maybeResend: true } });
-    return checkLinearizable(h).failure;
+    store(h, 1, "m1", "n1", 1, [execution(mkdirA, { status: 0, inode: 2, attr: dirAttr(2) }, { batchId: "m1", index: 0 }, true, appliedId)]);
+    store(h, 2, "m2", "n1", 1, []);
+    h.replied("n1", "e2", execution(mkdirA, { status: 17 } as Result, { seq: 2 }, false, "g.2/1:2:0"));
+    h.ops.push({ client: "mount0", requestId: "op1", cmd: mkdirA, ctx, invokedMs: 0, respondedMs: 10, execId: "e2", attempts: 2 });
+    return findDoubleExecutions(h);
   };
-  assert.equal(run(created, mkdirA), null, "answered from memory: the original result");
-  assert.match(run({ status: 17 } as Result, mkdirA) ?? "", /re-sent e2 .*answered status 17, the logged execution returned status 0/);
-  // Another command under the same key (the thread moved on) runs for real: EEXIST is right for
-  // a mkdir of "a" that exists, the remembered success would be wrong.
-  const mkdirAgain: Command = { ...mkdirA, mode: 0o700 };
-  assert.match(run(created, mkdirAgain) ?? "", /read e2/);
-});
-
-test("checkLinearizable: commands that differ only in their bytes are different commands for the resend memory", () => {
-  const setxattr = (value: number[]): Command => ({ kind: "setxattr", inode: 1, name: "user.a", value: Uint8Array.from(value), mode: 1, opened: false });
-  const h = new History(() => 0);
-  const resendCtx: Ctx = { ...ctx, resendKey: "1:3" };
-  h.appendSent("n1", "m1", [{ ...execution(setxattr([1, 2]), { status: 0 } as Result, { batchId: "m1", index: 0 }, true), ctx: { ...resendCtx, requestId: "r1" } }]);
-  h.stored({ seq: 1, msgId: "m1", storedAtMs: 1, data: encodeRecord({ node: "n1", epoch: 1, entries: [new Uint8Array([0])] }) });
-  // A new request of the same thread inside the resend window: CREATE_ONLY of an existing xattr.
-  h.replied("n1", "e2", { ...execution(setxattr([3, 4]), { status: 5 } as Result, { seq: 1 }, false), ctx: { ...resendCtx, requestId: "r2", maybeResend: true } });
-  assert.equal(checkLinearizable(h).failure, null);
+  // The same thread (session 1, msgid 2) on an earlier connection: the re-send ran twice.
+  assert.equal(run("g.1/1:2:5").length, 1);
+  // Another thread of the mount (msgid 3) created it: this request's EEXIST is genuine.
+  assert.deepEqual(run("g.1/1:3:5"), []);
 });
 
 test("findResendsOfApplied: a first attempt that failed, and a retry that took effect unseen, is a phantom, not a double execution", () => {

@@ -18,6 +18,7 @@
  * shard computed; a request id names one command) are checked as they happen, in client.ts and
  * history.ts.
  */
+import { threadOfRequestId } from "@antler/gateway-core";
 import { NodeType, readOnlyKinds, type Command, type Ctx, type DirEntry, type Result } from "@antler/ops";
 import type { ClientOp, History } from "./history.ts";
 import { compareResult, NamespaceModel, type ExpectedAttr } from "./model.ts";
@@ -109,8 +110,6 @@ export function checkLinearizable(
   // The state machine answers a retried request (same requestId) with the result it remembered
   // when the original entry was applied: that is the expected answer, not a second execution.
   const remembered = new Map<string, Result>();
-  /** resendKey → the last logged command under it (described) and its result. */
-  const resends = new Map<string, { readonly cmd: string; readonly result: Result }>();
   let nextRead = 0;
   const readsBefore = (position: number): string | null => {
     while (nextRead < reads.length && reads[nextRead]!.position < position) {
@@ -120,15 +119,6 @@ export function checkLinearizable(
       if (recalled !== undefined) {
         if (!sameOutcome(recalled, read.result)) {
           return `retry ${read.execId} ${describe(read.cmd)}: answered ${outcome(read.result)}, the original execution returned ${outcome(recalled)}`;
-        }
-        continue;
-      }
-      // A packet the mount re-sent after reconnecting (Ctx.maybeResend) that matches the last
-      // command logged under its resendKey is answered with that command's result.
-      const resent = read.ctx.maybeResend === true && read.ctx.resendKey !== undefined ? resends.get(read.ctx.resendKey) : undefined;
-      if (resent !== undefined && resent.cmd === canonical(read.cmd)) {
-        if (!sameOutcome(resent.result, read.result)) {
-          return `re-sent ${read.execId} ${describe(read.cmd)}: answered ${outcome(read.result)}, the logged execution returned ${outcome(resent.result)}`;
         }
         continue;
       }
@@ -157,7 +147,6 @@ export function checkLinearizable(
       const diff = compareResult(expected, write.result as never);
       if (diff !== null) return { failure: `seq ${record.seq} entry ${index} (${record.node}) ${describe(write.cmd)}: ${diff}`, model };
       if (write.ctx.requestId !== undefined) remembered.set(write.ctx.requestId, write.result);
-      if (write.ctx.resendKey !== undefined) resends.set(write.ctx.resendKey, { cmd: canonical(write.cmd), result: write.result });
     }
   }
   const failure = readsBefore(Infinity) ?? checkRealTime(history);
@@ -330,6 +319,11 @@ function committedWrites(history: History): Map<string, CommittedWrite[]> {
  */
 export type ResendOutcome = "original" | "doubled" | "phantom";
 
+/** The mount thread (`sessionId:msgid`) that sent a client request, null for other requests. */
+function threadOf(ctx: Ctx): string | null {
+  return ctx.requestId === undefined ? null : threadOfRequestId(ctx.requestId);
+}
+
 export function findResendsOfApplied(history: History): { readonly text: string; readonly outcome: ResendOutcome }[] {
   const committed = committedWrites(history);
   const found: { readonly text: string; readonly outcome: ResendOutcome }[] = [];
@@ -337,11 +331,11 @@ export function findResendsOfApplied(history: History): { readonly text: string;
     if (op.attempts < 2 || op.respondedMs === undefined || op.execId === undefined || readOnlyKinds.has(op.cmd.kind)) continue;
     const answered = history.replies.get(op.execId)?.execution;
     if (answered === undefined) continue;
-    // The same packet: the same client thread (resendKey = session and msgid; another thread of
-    // the mount may send the very same command) while this request was outstanding.
+    // The same packet: the same client thread (session and msgid, from the request id; another
+    // thread of the mount may send the very same command) while this request was outstanding.
     const samePacket = (w: CommittedWrite): boolean =>
-      w.ctx.resendKey !== undefined || answered.ctx.resendKey !== undefined
-        ? w.ctx.resendKey === answered.ctx.resendKey
+      threadOf(w.ctx) !== null || threadOf(answered.ctx) !== null
+        ? threadOf(w.ctx) === threadOf(answered.ctx)
         : w.ctx.sessionId === answered.ctx.sessionId && w.ctx.uid === answered.ctx.uid;
     const applied = (committed.get(canonical(op.cmd)) ?? []).find((w) => samePacket(w) && w.atMs >= op.invokedMs && w.atMs <= op.respondedMs!);
     if (applied === undefined) continue;
@@ -359,7 +353,8 @@ export function findResendsOfApplied(history: History): { readonly text: string;
 /**
  * Requests that took effect twice: a re-sent mutating request answered by a second, failed
  * execution while its first execution had succeeded in the log. The shard answers such a re-send
- * from its resend memory (Ctx.resendKey/maybeResend); one that runs again is a failure.
+ * from its request-id memory (the gateway gives the re-send its original id); one that runs
+ * again is a failure.
  */
 export function findDoubleExecutions(history: History): string[] {
   return findResendsOfApplied(history).filter((r) => r.outcome === "doubled").map((r) => r.text);

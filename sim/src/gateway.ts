@@ -8,29 +8,44 @@
 import { limits } from "@antler/base";
 import { FrameDecoder } from "@antler/mfs-wire";
 import { decodeMessage, encodeMessage, type Command, type Ctx, type Result } from "@antler/ops";
-import { createClientConnection, parseExports, type ClientConnection, type ConnectionAction, type SessionRecord } from "@antler/gateway-core";
+import { createClientConnection, parseExports, type ClientConnection, type ConnectionAction, type SessionRecord, type UnansweredRequest } from "@antler/gateway-core";
 import type { History } from "./history.ts";
 import type { EventLoop, Timer } from "./loop.ts";
 import { BytePipe, type Network } from "./network.ts";
 import type { Prng } from "./prng.ts";
 import type { MetaMessage } from "./shard-node.ts";
 
-/** Sessions shared by all gateways (the Redis session store). */
+/**
+ * Sessions shared by all gateways (the Redis session store), with each session's unanswered
+ * requests. Its operations take effect at once: the real gateway issues them to Redis before the
+ * call or reply that follows them, and Redis applies one connection's commands in order.
+ */
 export class SessionStore {
-  readonly #sessions = new Map<number, SessionRecord>();
+  readonly #sessions = new Map<number, { readonly record: SessionRecord; readonly unanswered: Map<number, UnansweredRequest> }>();
   #nextId = 1;
 
   allocate(): number {
     return this.#nextId++;
   }
   put(record: SessionRecord): void {
-    this.#sessions.set(record.sessionId, record);
+    this.#sessions.set(record.sessionId, { record, unanswered: new Map() });
   }
   get(sessionId: number): SessionRecord | null {
-    return this.#sessions.get(sessionId) ?? null;
+    return this.#sessions.get(sessionId)?.record ?? null;
   }
   delete(sessionId: number): void {
     this.#sessions.delete(sessionId);
+  }
+  /** A copy: what the gateway loads with the session. */
+  unanswered(sessionId: number): Map<number, UnansweredRequest> {
+    return new Map(this.#sessions.get(sessionId)?.unanswered);
+  }
+  putUnanswered(sessionId: number, msgid: number, request: UnansweredRequest): void {
+    this.#sessions.get(sessionId)?.unanswered.set(msgid, request);
+  }
+  clearUnanswered(sessionId: number, msgid: number, requestId: string): void {
+    const unanswered = this.#sessions.get(sessionId)?.unanswered;
+    if (unanswered?.get(msgid)?.requestId === requestId) unanswered.delete(msgid);
   }
 }
 
@@ -79,8 +94,8 @@ export interface GatewayOptions {
   readonly metaId: bigint;
   /** One attempt of a metadata call waits this long before it is sent again. */
   readonly callAttemptTimeoutMs: number;
-  /** Broken on purpose (variant "unmarked-resends"): strip Ctx.maybeResend from every call. */
-  readonly unmarkedResends?: boolean;
+  /** Broken on purpose (variant "forgotten-resends"): sessions load without their unanswered requests. */
+  readonly forgottenResends?: boolean;
 }
 
 export class SimGateway {
@@ -195,13 +210,20 @@ export class SimGateway {
         }
         case "session-load": {
           const record = sessions.get(action.sessionId);
+          const unanswered = this.#o.forgottenResends === true ? new Map<number, UnansweredRequest>() : sessions.unanswered(action.sessionId);
           loop.after(1, `${this.id} session loaded`, () => {
-            if (conn.open) this.#execute(conn, conn.core.onSessionLoaded(action.token, record, loop.nowMs));
+            if (conn.open) this.#execute(conn, conn.core.onSessionLoaded(action.token, record, loop.nowMs, unanswered));
           });
           break;
         }
         case "session-delete":
           sessions.delete(action.sessionId);
+          break;
+        case "unanswered-put":
+          sessions.putUnanswered(action.sessionId, action.msgid, action.request);
+          break;
+        case "unanswered-clear":
+          sessions.clearUnanswered(action.sessionId, action.msgid, action.requestId);
           break;
       }
     }
@@ -220,10 +242,6 @@ export class SimGateway {
     const callToken = this.#nextCallToken++;
     // What travels over NATS is the encoded request.
     const wire = decodeMessage(encodeMessage(request)) as { cmd: never; ctx: Ctx };
-    if (this.#o.unmarkedResends && wire.ctx.maybeResend !== undefined) {
-      const { maybeResend: _dropped, ...unmarked } = wire.ctx;
-      wire.ctx = unmarked;
-    }
     const call: Call = { connection: conn.id, token, message: { kind: "meta-request", token: callToken, cmd: wire.cmd, ctx: wire.ctx }, attempts: 0, timer: null };
     this.#calls.set(callToken, call);
     this.#attempt(call);

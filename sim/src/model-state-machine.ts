@@ -36,18 +36,8 @@ export function createModelStateMachine(): StateMachine & { readonly model: Name
   // As the real machine: a logged request's result is remembered by its request id, and a
   // repeated id is answered from memory.
   const remembered = new Map<string, Result>();
-  // And, as the real machine, the last logged command under each resendKey with its result: a
-  // re-sent packet (Ctx.maybeResend) that matches it is answered from memory.
-  const resends = new Map<string, { readonly cmd: string; readonly result: Result }>();
-  const canonical = (cmd: Command): string => JSON.stringify(encodeMessage(cmd));
-  const recalledResend = (cmd: Command, ctx: Ctx): Result | undefined => {
-    if (ctx.maybeResend !== true || ctx.resendKey === undefined) return undefined;
-    const memory = resends.get(ctx.resendKey);
-    return memory !== undefined && memory.cmd === canonical(cmd) ? memory.result : undefined;
-  };
-  const remember = (cmd: Command, ctx: Ctx, result: Result): void => {
+  const remember = (ctx: Ctx, result: Result): void => {
     if (ctx.requestId !== undefined) remembered.set(ctx.requestId, result);
-    if (ctx.resendKey !== undefined) resends.set(ctx.resendKey, { cmd: canonical(cmd), result });
   };
   const toResult = (cmd: Command, expected: Expected): Result => {
     if (expected.status !== Status.OK) return { status: expected.status } as Result;
@@ -87,19 +77,19 @@ export function createModelStateMachine(): StateMachine & { readonly model: Name
         });
         return { result: { status: 0, entries }, entry: null };
       }
-      const recalled = (ctx.requestId === undefined ? undefined : remembered.get(ctx.requestId)) ?? recalledResend(cmd, ctx);
+      const recalled = ctx.requestId === undefined ? undefined : remembered.get(ctx.requestId);
       if (recalled !== undefined) return { result: recalled, entry: null };
       const expected = model.apply(cmd, ctx);
       const result = toResult(cmd, expected);
       const wrote = expected.status === Status.OK && !readOnlyKinds.has(cmd.kind);
-      if (wrote) remember(cmd, ctx, result);
+      if (wrote) remember(ctx, result);
       return { result, entry: wrote ? ({ cmd, ctx, inode: expected.inode ?? null } satisfies ModelEntry) : null };
     },
     apply(entry) {
       const e = entry as ModelEntry;
       const expected = model.apply(e.cmd, e.ctx, e.inode ?? undefined);
       if (expected.status !== Status.OK) throw new Error(`replay of ${e.cmd.kind} failed with ${expected.status}`);
-      remember(e.cmd, e.ctx, toResult(e.cmd, expected));
+      remember(e.ctx, toResult(e.cmd, expected));
     },
     maintain: () => null,
     encodeEntry: (entry: never) => encodeMessage(entry),

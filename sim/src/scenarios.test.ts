@@ -133,7 +133,7 @@ test("gateway: crashes after the shard logged a request, before the reply went o
   assert.ok(result.stats.resendsOfApplied >= 1, "a request that was already applied was re-sent");
   assert.equal(result.stats.doubleExecutions, 0);
   // Without the gateway marking re-sends, the same scenario applies one twice.
-  const broken = scenario(crashGatewayOnStore, { variant: variants["unmarked-resends"] });
+  const broken = scenario(crashGatewayOnStore, { variant: variants["forgotten-resends"] });
   assert.match(broken.failure ?? "", /took effect twice/);
 });
 

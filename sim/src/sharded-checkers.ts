@@ -87,10 +87,6 @@ function describe(cmd: Command): string {
   return JSON.stringify(cmd, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v instanceof Uint8Array ? `<${v.length} bytes>` : v));
 }
 
-function canonical(cmd: Command): string {
-  return JSON.stringify(cmd, (_k, v: unknown) => (typeof v === "bigint" ? `${v}n` : v instanceof Uint8Array ? Array.from(v) : v));
-}
-
 function outcome(result: { readonly status: number }): string {
   return "inode" in result ? `status ${result.status}, inode ${String((result as { inode: unknown }).inode)}` : `status ${result.status}`;
 }
@@ -274,9 +270,6 @@ export function checkShardedLinearizable(run: ShardedRun): { readonly failure: s
   reads.sort((a, b) => a.position - b.position);
 
   const remembered = new Map<string, Result>();
-  const resends = new Map<string, { readonly cmd: string; readonly result: Result }>();
-  /** The same per shard: what each shard's own resend memory holds (diagnosis only). */
-  const shardResends = new Map<string, { readonly cmd: string; readonly result: Result; readonly requestId: string | undefined }>();
   /** Client request id → the model's verdict on its committed transaction. */
   const txExpected = new Map<string, { readonly status: number; readonly inode?: number }>();
   /** Client request id → where its transaction took effect (first commit). */
@@ -289,19 +282,6 @@ export function checkShardedLinearizable(run: ShardedRun): { readonly failure: s
       if (recalled !== undefined) {
         if (outcome(recalled) !== outcome(read.result)) return `retry ${read.execId} ${describe(read.cmd)}: answered ${outcome(read.result)}, the original execution returned ${outcome(recalled)}`;
         continue;
-      }
-      const resent = read.ctx.maybeResend === true && read.ctx.resendKey !== undefined ? resends.get(read.ctx.resendKey) : undefined;
-      if (resent !== undefined && resent.cmd === canonical(read.cmd)) {
-        if (outcome(resent.result) !== outcome(read.result)) return `re-sent ${read.execId} ${describe(read.cmd)}: answered ${outcome(read.result)}, the logged execution returned ${outcome(resent.result)}`;
-        continue;
-      }
-      const own = read.ctx.maybeResend === true && read.ctx.resendKey !== undefined ? shardResends.get(`${read.shard}/${read.ctx.resendKey}`) : undefined;
-      if (own !== undefined && own.cmd === canonical(read.cmd) && outcome(own.result) === outcome(read.result)) {
-        return (
-          `re-sent ${read.execId} ${describe(read.cmd)} (request ${read.ctx.requestId ?? "none"}) was answered ${outcome(read.result)} from shard ${read.shard}'s ` +
-          `resend memory: the result of an EARLIER request of the same thread (${own.requestId ?? "?"}, resendKey ${read.ctx.resendKey}); the thread's ` +
-          `requests in between went to other shards, so that shard took this new request for a re-send of the old one and did not run it`
-        );
       }
       const diff = compareResult(model.apply(read.cmd, read.ctx), read.result as never);
       if (diff !== null) return `read ${read.execId} ${describe(read.cmd)} (request ${read.ctx.requestId ?? "none"}, uid ${read.ctx.uid}) at global position ${Math.floor(read.position / S)}: ${diff}`;
@@ -373,10 +353,6 @@ export function checkShardedLinearizable(run: ShardedRun): { readonly failure: s
     const diff = compareResult(expected, result as never);
     if (diff !== null) return { failure: `shard ${write.shard} seq ${write.seq} entry ${write.index} ${describe(cmd)}: ${diff}`, model };
     if (ctx.requestId !== undefined) remembered.set(ctx.requestId, result);
-    if (ctx.resendKey !== undefined) {
-      resends.set(ctx.resendKey, { cmd: canonical(cmd), result });
-      shardResends.set(`${write.shard}/${ctx.resendKey}`, { cmd: canonical(cmd), result, requestId: ctx.requestId });
-    }
   }
   const tail = readsBefore(Infinity);
   if (tail !== null) return { failure: tail, model };

@@ -297,7 +297,7 @@ export async function runShardedSimulation(options: ShardedSimulationOptions): P
               replyExecs,
               metaId,
               callAttemptTimeoutMs: 500,
-              unmarkedResends: options.variant?.unmarkedResends ?? false,
+              forgottenResends: options.variant?.forgottenResends ?? false,
             }),
         );
   const clients =

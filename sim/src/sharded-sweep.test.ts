@@ -19,21 +19,6 @@ before(async () => {
 
 const steps = 200;
 
-/**
- * Seeds that fail on bugs this simulation found in other components, not fixed yet. They are
- * left out of the sweep and skipped (with the bug as the reason) unless ANTLER_SIM_KNOWN_BUGS=1;
- * once a bug is fixed its test passes with the flag, loses the skip and becomes a regression test.
- */
-const resendMemoryBug =
-  "a shard's resend memory is per shard: a mount thread's new request that equals the last one it sent to THIS shard, re-sent after a " +
-  "reconnect (maybeResend), is answered with that old request's remembered result although the thread sent other requests to other " +
-  "shards in between: the new request is answered OK and never runs";
-const knownBugs = [
-  { seed: 200018, steps: 300, bug: resendMemoryBug },
-  // Hit since directory moves take the durable move lock (its KV round trips shift the schedule).
-  { seed: 27, steps, bug: resendMemoryBug },
-] as const;
-const knownSeeds = new Set<number>(knownBugs.map((k) => k.seed));
 
 /**
  * Seeds of bugs found here and fixed, replayed in every run. 200156: the shard's resolver aged a
@@ -52,25 +37,27 @@ const knownSeeds = new Set<number>(knownBugs.map((k) => k.seed));
  * prepare request id) from newer facts, and that participant answered its remembered result of
  * the OLD parts, so it committed an edge-move without the replaced node's edge-remove (an orphan):
  * txprepare is now idempotent by txid and parts, never by request id (other parts: TXLOCKED).
+ * 200018, 27, 500023, 500141: a shard remembered, per mount thread (session and msgid), the last
+ * mutation the thread sent IT and answered a re-sent packet with the same content from that memory;
+ * but the thread had sent other requests to other shards in between, so a NEW request equal to an
+ * old one, re-sent after a reconnect, was answered OK and never ran. Shards no longer guess: the
+ * gateway records each unanswered request with the session and gives a re-send its original
+ * request id (ADR 0009).
  */
 const regressions = [
   { seed: 200156, steps: 300 },
   { seed: 400175, steps: 300 },
   { seed: 400443, steps: 300 },
   { seed: 400515, steps: 300 },
+  { seed: 200018, steps: 300 },
+  { seed: 27, steps },
+  { seed: 500023, steps: 300 },
+  { seed: 500141, steps: 300 },
 ] as const;
 for (const regression of regressions) {
   test(`regression seed ${regression.seed} (steps ${regression.steps})`, async () => {
     const result = await runShardedSimulation({ seed: regression.seed, steps: regression.steps, placement });
     assert.equal(result.failure, null, `replay: npm run sim -- --sharded --seed ${regression.seed} --steps ${regression.steps}`);
-  });
-}
-
-for (const known of knownBugs) {
-  const skip = process.env.ANTLER_SIM_KNOWN_BUGS === "1" ? false : `known bug (ANTLER_SIM_KNOWN_BUGS=1 runs it): ${known.bug}`;
-  test(`known bug, seed ${known.seed} (steps ${known.steps})`, { skip }, async () => {
-    const result = await runShardedSimulation({ seed: known.seed, steps: known.steps, placement });
-    assert.equal(result.failure, null, `replay: npm run sim -- --sharded --seed ${known.seed} --steps ${known.steps}`);
   });
 }
 
@@ -81,7 +68,6 @@ test("sharded sweep: 50 seeds, mounts through gateways to 2-4 shards and the coo
   let resolvedCommits = 0;
   let resolvedAborts = 0;
   for (let seed = 1; seed <= 50; seed++) {
-    if (knownSeeds.has(seed)) continue;
     const result = await runShardedSimulation({ seed, steps, placement });
     coordinated += result.stats.coordinated;
     committed += result.stats.txCommitted;

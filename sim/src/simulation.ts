@@ -255,7 +255,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
               replyExecs,
               metaId: 0x5eed_5eedn,
               callAttemptTimeoutMs: 500,
-              unmarkedResends: options.variant?.unmarkedResends ?? false,
+              forgottenResends: options.variant?.forgottenResends ?? false,
             }),
         );
   const clients: SimClient[] = Array.from({ length: swarm.clients }, (_, i) =>

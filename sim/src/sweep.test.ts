@@ -68,14 +68,14 @@ test("a run is a pure function of its seed", () => {
 // Regression (found by this simulation, fixed by the gateway's Ctx.maybeResend and the shard's
 // resend memory): mfsmount re-sends an unanswered request after it reconnects, with the same
 // msgid but a new request id, so the shard ran it again and the mount saw EEXIST for a directory
-// it had created. These seeds fail with the fix taken out (variant "unmarked-resends") and must
+// it had created. These seeds fail with the fix taken out (variant "forgotten-resends") and must
 // pass with it, having re-sent at least one request that was already applied.
 for (const seed of [1, 4, 10]) {
   test(`regression: seed ${seed}, a request re-sent after a reconnect is answered from the resend memory, not run twice`, () => {
     const result = runSimulation({ seed, steps: 500, directorySlot });
     assert.equal(result.failure, null, `replay: npm run sim -- --seed ${seed} --steps 500`);
     assert.ok(result.stats.resendsOfApplied > 0, "the seed still re-sends an applied request");
-    const broken = runSimulation({ seed, steps: 500, directorySlot, variant: variants["unmarked-resends"] });
+    const broken = runSimulation({ seed, steps: 500, directorySlot, variant: variants["forgotten-resends"] });
     assert.match(broken.failure ?? "", /took effect twice/, "without the fix the seed fails");
   });
 }
@@ -101,7 +101,7 @@ const bounds: Record<Exclude<VariantName, "commit-without-decision">, { readonly
   "reply-before-ack": { seeds: 10, steps: 1_000, path: "direct", caughtBy: /not durable|real-time order|status|log replay/ },
   unfenced: { seeds: 20, steps: 1_000, path: "direct", caughtBy: /fencing|log replay failed|two leaders/ },
   "serve-before-catch-up": { seeds: 10, steps: 1_000, path: "direct", caughtBy: /log replay failed|status|differs from the one rebuilt|real-time order|read .* at seq/ },
-  "unmarked-resends": { seeds: 20, steps: 500, path: "gateway", caughtBy: /took effect twice/ },
+  "forgotten-resends": { seeds: 20, steps: 500, path: "gateway", caughtBy: /took effect twice/ },
 };
 
 for (const name of Object.keys(bounds) as (keyof typeof bounds)[]) {

@@ -9,8 +9,8 @@ import type { DriverFaults } from "./shard-driver.ts";
 
 /** The faults a variant can break in: the shard leader's driver, the gateway, or the coordinator. */
 export interface VariantFaults extends DriverFaults, CoordinatorFaults {
-  /** The gateway sends a re-sent packet without Ctx.maybeResend (as before the re-send fix). */
-  readonly unmarkedResends?: boolean;
+  /** The gateway loses the sessions' unanswered requests: a re-sent packet gets a new request id. */
+  readonly forgottenResends?: boolean;
 }
 
 export const variants = {
@@ -21,7 +21,7 @@ export const variants = {
   /** A standby that won the lease serves before it has applied the log to its end. */
   "serve-before-catch-up": { serveBeforeCatchUp: true },
   /** A packet mfsmount re-sends after reconnecting runs again (a re-sent mkdir answers EEXIST). */
-  "unmarked-resends": { unmarkedResends: true },
+  "forgotten-resends": { forgottenResends: true },
   /**
    * Sharded clusters: the coordinator sends txcommit without the decision being durable (its
    * decide() pretends success and writes nothing). A coordinator that dies or stalls between two

@@ -109,8 +109,13 @@ export const chunkserverListMax = 65_535;
 export const symlinkBytesMax = 4096;
 /** Most hard links to one node (MAX_ALLOWED_HARD_LINKS default); beyond is NOSPACE. */
 export const hardLinksMax = 32_767;
-/** Recent client request ids (and their results) a shard remembers to answer retries once. */
-export const requestIdsRememberedMax = 10_000;
+/**
+ * Recent client request ids (and their results) a shard remembers to answer retries once. A
+ * packet mfsmount re-sends after reconnecting is recognised by its original id, so this bounds how
+ * long a reconnect may take: 50,000 mutations are ≥ 10 s at one leader's peak create rate
+ * (docs/benchmarks.md), minutes at ordinary rates. About 25 MB of results at the bound.
+ */
+export const requestIdsRememberedMax = 50_000;
 /** Expired trash entries one maintenance log entry purges (keeps entries and pauses small). */
 export const trashPurgeBatchMax = 1_000;
 /** How long a removed directory entry keeps its tombstone for late/duplicate CRDT deltas. */
@@ -131,6 +136,15 @@ export const shardCountMax = slotCount;
 export const clientNopIdleMs = 1_000;
 /** A mount connection from which nothing was read this long is closed (mfsmaster does the same). */
 export const clientReadTimeoutMs = 10_000;
+/**
+ * A reply counts as received by the mount once its connection stayed open this long after it was
+ * written; only then does the gateway forget the request as unanswered. Written bytes are not
+ * received bytes: a gateway killed right after a write, or a reset connection, loses them, and
+ * mfsmount re-sends the request after reconnecting. Longer keeps more re-sends recognised after
+ * lossy networks; shorter narrows the one ambiguity left (a thread whose reply did arrive, whose
+ * connection then dropped, and whose next request is identical to the last is answered from memory).
+ */
+export const replyReceivedAfterMs = 2_000;
 /** Requests one mount connection may have waiting for the metadata tier; beyond, it is closed. */
 export const clientRequestsInFlightMax = 10_000;
 /** A blocking lock that would block is retried (as its TRY variant) this often. */
@@ -192,8 +206,6 @@ export const chunkHeaderBytes = 0x2000;
 export const chunkIndexMax = 0x7fffffff;
 /** Chunks one housekeeping pass looks at (the rest wait for the next pass; bounds a pass's CPU time). */
 export const chunkHousekeepingChunksPerPass = 10_000;
-/** Recent resend keys (session:msgid) whose last mutating result a shard remembers for re-sent requests. */
-export const resendKeysRememberedMax = 10_000;
 
 // Gateway → shard retries across a shard leader failover (gateway meta-caller).
 /**

@@ -8,6 +8,7 @@ export {
   type SessionEntry,
   type SessionStore,
   type SessionStoreOptions,
+  type UnansweredEntry,
 } from "./session-store.ts";
 export {
   gatewayKey,

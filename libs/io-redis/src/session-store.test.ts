@@ -88,6 +88,31 @@ describe("SessionStore on a real redis-server", () => {
     assert.equal(await redis.exists(sessionKey(created.sessionId)), 0);
   });
 
+  test("unanswered requests: put replaces, clear only removes the request it names, all die with the session", async () => {
+    const created = await store.create({ info: "/mnt/u", peerIp: 1 });
+    const id = created.sessionId;
+    assert.deepEqual(await store.unanswered(id), new Map());
+    await store.putUnanswered(id, 7, { requestId: "g.1/5:7:0", fingerprint: "aa" });
+    await store.putUnanswered(id, 9, { requestId: "g.1/5:9:1", fingerprint: "bb" });
+    await store.putUnanswered(id, 7, { requestId: "g.1/5:7:2", fingerprint: "cc" });
+    assert.deepEqual(await store.unanswered(id), new Map([[7, { requestId: "g.1/5:7:2", fingerprint: "cc" }], [9, { requestId: "g.1/5:9:1", fingerprint: "bb" }]]));
+    // A clear naming an earlier request of msgid 7 (a late answer on an old connection) keeps the newer one;
+    // so does one naming a prefix of the recorded id.
+    await store.clearUnanswered(id, 7, "g.1/5:7:0");
+    await store.clearUnanswered(id, 7, "g.1/5:7:");
+    assert.equal((await store.unanswered(id)).get(7)?.requestId, "g.1/5:7:2");
+    await store.clearUnanswered(id, 7, "g.1/5:7:2");
+    assert.deepEqual([...(await store.unanswered(id)).keys()], [9]);
+    // The record and the TTL are untouched by these fields.
+    assert.deepEqual(await store.load(id), created);
+    assert.ok((await redis.ttl(sessionKey(id))) > 0);
+    // Gone with the session, and a put after the delete does not bring back a hash.
+    await store.delete(id);
+    await store.putUnanswered(id, 9, { requestId: "g.1/5:9:3", fingerprint: "dd" });
+    assert.equal(await redis.exists(sessionKey(id)), 0);
+    assert.deepEqual(await store.unanswered(id), new Map());
+  });
+
   test("unknown and invalid ids load as null", async () => {
     assert.equal(await store.load(0), null);
     assert.equal(await store.load(-3), null);

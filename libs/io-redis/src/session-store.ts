@@ -8,7 +8,10 @@
  * - `antler:session:<id>`: a hash with `record` (the JSON of everything but the id: the key holds
  *   the id), `gateway` (which gateway holds the session now), `created` and `seen` (ms since the
  *   epoch). Its TTL is the sustain time, refreshed while a gateway holds the session, so a session
- *   whose mount went away for good disappears on its own.
+ *   whose mount went away for good disappears on its own. Also one field `u:<msgid>` per
+ *   unanswered request of the session (`<requestId>\n<fingerprint>`, written before the request
+ *   leaves the gateway and removed when it is answered), so the packets a mount re-sends after a
+ *   reconnect — to any gateway — are recognised; they live and die with the session.
  *
  * The store does not know what a session record contains: the caller gives a `parse` that turns
  * the stored JSON back into its record type (and rejects what it does not recognise), so this
@@ -54,9 +57,26 @@ export interface SessionStore<R extends { readonly sessionId: number }> {
   touch(sessionId: number, gatewayId: string): Promise<boolean>;
   /** Forgets the session (CLOSESESSION). Deleting an unknown session is not an error. */
   delete(sessionId: number): Promise<void>;
+  /**
+   * The session's unanswered requests, msgid → `<requestId>\n<fingerprint>` (empty when the
+   * session is unknown). Values the store did not write are skipped.
+   */
+  unanswered(sessionId: number): Promise<Map<number, UnansweredEntry>>;
+  /** Records msgid's unanswered request (replacing the one before); nothing if the session is gone. */
+  putUnanswered(sessionId: number, msgid: number, entry: UnansweredEntry): Promise<void>;
+  /** Forgets msgid's unanswered request if it is still `requestId` (not a later one). */
+  clearUnanswered(sessionId: number, msgid: number, requestId: string): Promise<void>;
   /** Up to `max` sessions, for status tools. Corrupt entries are skipped. */
   list(max?: number): Promise<SessionEntry<R>[]>;
 }
+
+/** One unanswered request: its request id and its command's fingerprint (neither holds a newline). */
+export interface UnansweredEntry {
+  readonly requestId: string;
+  readonly fingerprint: string;
+}
+
+const unansweredFieldPrefix = "u:";
 
 export interface SessionStoreOptions<R> {
   /** Turns `{ sessionId, ...storedJson }` back into a record; throws on anything unexpected. */
@@ -72,6 +92,23 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'gateway', ARGV[1], 'seen', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1`;
+
+// Writes only into a session that exists: a put racing a delete or the TTL must not leave a hash
+// without a record and without a TTL behind.
+const putUnansweredScript = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1`;
+
+// Removes the field only while it still names this request: a late clear from a connection the
+// mount already left must not drop what its new connection recorded under the same msgid.
+const clearUnansweredScript = `
+local value = redis.call('HGET', KEYS[1], ARGV[1])
+if value and string.sub(value, 1, string.len(ARGV[2]) + 1) == ARGV[2] .. '\\n' then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  return 1
+end
+return 0`;
 
 export function createSessionStore<R extends { readonly sessionId: number }>(
   redis: RedisClient,
@@ -132,6 +169,31 @@ export function createSessionStore<R extends { readonly sessionId: number }>(
     async delete(sessionId) {
       if (!isSessionId(sessionId)) return;
       await redis.del(sessionKey(sessionId));
+    },
+
+    async unanswered(sessionId) {
+      const found = new Map<number, UnansweredEntry>();
+      if (!isSessionId(sessionId)) return found;
+      const fields = await redis.hgetall(sessionKey(sessionId));
+      for (const [field, value] of Object.entries(fields)) {
+        if (!field.startsWith(unansweredFieldPrefix)) continue;
+        const msgid = Number(field.slice(unansweredFieldPrefix.length));
+        const newline = value.indexOf("\n");
+        if (!Number.isInteger(msgid) || msgid < 0 || newline <= 0) continue;
+        found.set(msgid, { requestId: value.slice(0, newline), fingerprint: value.slice(newline + 1) });
+      }
+      return found;
+    },
+
+    async putUnanswered(sessionId, msgid, entry) {
+      if (!isSessionId(sessionId)) return;
+      assert(!entry.requestId.includes("\n") && !entry.fingerprint.includes("\n"), "unanswered entry with a newline");
+      await redis.eval(putUnansweredScript, 1, sessionKey(sessionId), `${unansweredFieldPrefix}${msgid}`, `${entry.requestId}\n${entry.fingerprint}`);
+    },
+
+    async clearUnanswered(sessionId, msgid, requestId) {
+      if (!isSessionId(sessionId)) return;
+      await redis.eval(clearUnansweredScript, 1, sessionKey(sessionId), `${unansweredFieldPrefix}${msgid}`, requestId);
     },
 
     async list(max = limits.sessionListMax) {

@@ -36,19 +36,12 @@ export interface Ctx {
   readonly sesflags: number;
   /** The session's root directory (subfolder mounts); ".." of it stays at it. */
   readonly rootInode: number;
-  /** Unique per client request and stable across retries: lets a shard recognise a replay. */
-  readonly requestId?: string;
   /**
-   * `${sessionId}:${msgid}` of the client packet. mfsmount re-sends an unanswered request after
-   * it reconnects (to any gateway), with the same msgid but necessarily a new requestId. The
-   * shard remembers, per resendKey, the last mutating command and its result; a command marked
-   * `maybeResend` whose resendKey and content match the remembered one gets the remembered
-   * result instead of being executed again (so a re-sent create neither applies twice nor fails
-   * with EEXIST).
+   * Unique per client request and stable across retries: lets a shard recognise a replay. A
+   * packet mfsmount re-sends after it reconnects (to any gateway) carries the id of the request it
+   * repeats (the gateway finds it in the session's unanswered requests), so it is a retry too.
    */
-  readonly resendKey?: string;
-  /** Set by the gateway on requests that arrive on a RECONNECTed session before its first reply. */
-  readonly maybeResend?: boolean;
+  readonly requestId?: string;
 }
 
 /** Access mask bits (ACCESS modemask, lflags): read 4, write 2, execute/search 1. */

@@ -72,3 +72,4 @@ export {
   type TxPartOutput,
 } from "./txn.ts";
 export { parseMetaRequest, parseResult } from "./envelope.ts";
+export { commandFingerprint } from "./fingerprint.ts";

@@ -46,6 +46,20 @@ export interface SessionRecord {
   readonly clientVersion: number;
 }
 
+/**
+ * A mutating request of a mount session that went to the metadata tier and whose reply the client
+ * has not received yet, kept per msgid (mfsmount gives each worker thread one msgid and lets it
+ * have one request outstanding). Persisted with the session, so that after the mount reconnects —
+ * to this gateway or another, also after a gateway crash — the packet it re-sends is recognised:
+ * the same msgid with the same content (fingerprint) goes out with the original request id, and a
+ * shard that already ran it answers from its request-id memory instead of running it again.
+ */
+export interface UnansweredRequest {
+  readonly requestId: string;
+  /** commandFingerprint (@antler/ops) of the command sent. */
+  readonly fingerprint: string;
+}
+
 /** A session being created: the shell allocates the cluster-unique id. */
 export type SessionDraft = Omit<SessionRecord, "sessionId">;
 
@@ -57,8 +71,21 @@ export type ConnectionAction =
   | { readonly kind: "call"; readonly token: number; readonly request: MetaRequest; readonly route: Route }
   /** Create a session (allocate an id, persist); answer with onSessionCreated. */
   | { readonly kind: "session-create"; readonly token: number; readonly draft: SessionDraft }
-  /** Load a persisted session for RECONNECT; answer with onSessionLoaded (null if unknown). */
+  /**
+   * Load a persisted session for RECONNECT with its unanswered requests; answer with
+   * onSessionLoaded (null if unknown).
+   */
   | { readonly kind: "session-load"; readonly token: number; readonly sessionId: number }
+  /**
+   * Persist `request` as msgid's unanswered request of the session (replacing the one before).
+   * Carried out before the call that follows it in the same batch leaves the gateway.
+   */
+  | { readonly kind: "unanswered-put"; readonly sessionId: number; readonly msgid: number; readonly request: UnansweredRequest }
+  /**
+   * msgid's request `requestId` was answered (or the thread moved on): forget it, unless msgid's
+   * record names another request by now. Carried out before the reply that follows it is written.
+   */
+  | { readonly kind: "unanswered-clear"; readonly sessionId: number; readonly msgid: number; readonly requestId: string }
   /** The session ended for good (CLOSESESSION): forget it. */
   | { readonly kind: "session-delete"; readonly sessionId: number };
 
@@ -69,7 +96,7 @@ export interface ClientConnection {
   tick(nowMs: number): ConnectionAction[];
   onResult(token: number, result: Result, nowMs: number): ConnectionAction[];
   onSessionCreated(token: number, record: SessionRecord, nowMs: number): ConnectionAction[];
-  onSessionLoaded(token: number, record: SessionRecord | null, nowMs: number): ConnectionAction[];
+  onSessionLoaded(token: number, record: SessionRecord | null, nowMs: number, unanswered?: ReadonlyMap<number, UnansweredRequest>): ConnectionAction[];
   /** The socket closed (by the peer or by us). */
   closed(): void;
 }

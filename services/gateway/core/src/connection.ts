@@ -27,6 +27,7 @@ import {
 import {
   NodeType,
   Status,
+  commandFingerprint,
   nameFromBytes,
   readOnlyKinds,
   routeOf,
@@ -34,11 +35,12 @@ import {
   type Ctx,
   type Result,
 } from "@antler/ops";
-import type { ChunkserverLocator, ClientConnection, ConnectionAction, SessionDraft, SessionRecord } from "./api.ts";
+import type { ChunkserverLocator, ClientConnection, ConnectionAction, SessionDraft, SessionRecord, UnansweredRequest } from "./api.ts";
 import type { ChunkserverSpaceTotals } from "./chunkserver-api.ts";
 import { matchExport, type ExportRule } from "./exports.ts";
 import { ctxFor, type Caller } from "./identity.ts";
 import { LockWaiters, type LockWaiter } from "./lock-waiters.ts";
+import { clientRequestId } from "./request-ids.ts";
 import { translateRequest, type Plan, type SessionKind } from "./translate.ts";
 
 export interface ClientConnectionOptions {
@@ -112,12 +114,21 @@ class Connection implements ClientConnection {
   #lastReadMs: number | null = null;
   #lastSendMs: number | null = null;
   /**
-   * Open from a successful RECONNECT (or a NEWSESSION that got its old session back) until this
-   * connection sends its first reply to a request: mfsmount re-sends every unanswered request
-   * after re-registering, so a mutating request arriving now may be one whose effect the shard
-   * already has; it goes out with ctx.maybeResend and the shard answers a match from memory.
+   * The session's unanswered requests from before this connection, by msgid (loaded with the
+   * session on a RECONNECT, or a NEWSESSION that got its old session back). The first packet with
+   * that msgid here takes its entry: mfsmount re-sends each unanswered request right after
+   * re-registering, so a mutating packet with the same content IS that re-send and keeps the
+   * original request id (the shard answers it from memory if it ran); anything else means the
+   * thread moved on and the entry is dropped.
    */
-  #resendWindowOpen = false;
+  readonly #inherited = new Map<number, UnansweredRequest>();
+  /**
+   * msgid → the request this connection recorded as unanswered in the session store, and when its
+   * reply was written (null: not yet). The record is replaced by the thread's next request, dropped
+   * by its next read, and cleared once the reply has surely arrived (limits.replyReceivedAfterMs
+   * with the connection open): until then a reconnect may be a re-send of it.
+   */
+  readonly #recorded = new Map<number, { readonly requestId: string; repliedAtMs: number | null }>();
   #actions: ConnectionAction[] = [];
   #nowMs = 0;
 
@@ -158,6 +169,9 @@ class Connection implements ClientConnection {
     // arriving before their answer as a protocol error (protocol §1.5).
     if (this.#phase === "mount" && nowMs - this.#lastSendMs >= limits.clientNopIdleMs) this.#send({ kind: "nop" });
     for (const waiter of this.#locks.due(nowMs)) this.#tryLock(waiter);
+    for (const [msgid, record] of this.#recorded) {
+      if (record.repliedAtMs !== null && nowMs - record.repliedAtMs >= limits.replyReceivedAfterMs) this.#forgetRecord(msgid);
+    }
     return this.#end();
   }
 
@@ -192,7 +206,7 @@ class Connection implements ClientConnection {
     return this.#end();
   }
 
-  onSessionLoaded(token: number, record: SessionRecord | null, nowMs: number): ConnectionAction[] {
+  onSessionLoaded(token: number, record: SessionRecord | null, nowMs: number, unanswered?: ReadonlyMap<number, UnansweredRequest>): ConnectionAction[] {
     const pending = this.#take(token);
     if (this.#phase === "closed") return [];
     this.#begin(nowMs);
@@ -200,13 +214,13 @@ class Connection implements ClientConnection {
       if (record !== null && sameRules(record, pending.draft)) {
         this.#registered(record);
         // The mount got its old session back (after RECONNECT said EPERM) and re-sends what was unanswered.
-        this.#resendWindowOpen = true;
+        this.#inherit(unanswered);
       } else {
         this.#createSession(pending.draft);
       }
     } else {
       assert(pending.kind === "session-resume", `session loaded for a ${pending.kind} token`);
-      this.#resumed(pending.rcode, pending.version, record);
+      this.#resumed(pending.rcode, pending.version, record, unanswered);
     }
     return this.#end();
   }
@@ -253,14 +267,9 @@ class Connection implements ClientConnection {
     this.#lastSendMs = this.#nowMs;
   }
 
-  /**
-   * The answer to a registered request; the first one closes the resend window. Keepalives and
-   * the TIME_SYNC / GET_VERSION answers do not: mfsmount's keepalive thread sends TIME_SYNC right
-   * after re-registering, independently of the worker threads' re-sends.
-   */
+  /** The answer to a registered request. */
   #reply(reply: MasterReply): void {
     this.#send(reply);
-    this.#resendWindowOpen = false;
   }
 
   #close(reason: string): void {
@@ -275,24 +284,65 @@ class Connection implements ClientConnection {
     this.#actions.push({ kind: "call", token, request: { cmd: command, ctx }, route: routeOf(command) });
   }
 
-  /** requestId `${sessionId}:${msgid}:${counter}`: unique per request and per lock attempt. */
+  /** A new request id (request-ids.ts): unique per request and per lock attempt. */
   #ctx(caller: Caller, msgid: number): Ctx {
     const session = this.#session;
     assert(session !== null, "ctx without a session");
-    return ctxFor(session, caller, `${this.#requestIdPrefix}${session.sessionId}:${msgid}:${this.#requestCounter++}`);
+    return ctxFor(session, caller, clientRequestId(this.#requestIdPrefix, session.sessionId, msgid, this.#requestCounter++));
   }
 
   /**
-   * Ctx of a client request that expects a reply: a mutating one also carries its resendKey
-   * `${sessionId}:${msgid}` (the same on every connection and gateway, unlike requestId) and,
-   * when it arrived inside the resend window, maybeResend. Packets without msgid (SUSTAINED and
-   * AMTIME_INODES) get neither: mfsmount never re-sends them, and all would share msgid 0.
+   * Ctx of a client request that expects a reply. A mutating request of a mount session is
+   * recorded as msgid's unanswered request (persisted with the session) until its reply goes out;
+   * if it repeats with the same content the request this connection inherited for msgid, it is
+   * mfsmount's re-send and keeps that request's id. Reads need neither (running one twice is
+   * harmless), nor do tools sessions (they never re-send) or packets without msgid (SUSTAINED,
+   * AMTIME_INODES: they would all share msgid 0).
    */
-  #requestCtx(caller: Caller, msgid: number, command: Command, maybeResend: boolean): Ctx {
-    const ctx = this.#ctx(caller, msgid);
-    if (readOnlyKinds.has(command.kind)) return ctx;
-    const resendKey = `${ctx.sessionId}:${msgid}`;
-    return maybeResend ? { ...ctx, resendKey, maybeResend: true } : { ...ctx, resendKey };
+  #requestCtx(caller: Caller, msgid: number, command: Command, inherited: UnansweredRequest | undefined): Ctx {
+    const session = this.#session;
+    assert(session !== null, "ctx without a session");
+    if (readOnlyKinds.has(command.kind) || this.#phase !== "mount") return this.#ctx(caller, msgid);
+    const fingerprint = commandFingerprint(command);
+    const requestId = inherited?.fingerprint === fingerprint ? inherited.requestId : undefined;
+    const ctx = requestId === undefined ? this.#ctx(caller, msgid) : ctxFor(session, caller, requestId);
+    this.#recorded.set(msgid, { requestId: ctx.requestId!, repliedAtMs: null });
+    this.#actions.push({ kind: "unanswered-put", sessionId: session.sessionId, msgid, request: { requestId: ctx.requestId!, fingerprint } });
+    return ctx;
+  }
+
+  /** Remembers the session's unanswered requests from before this connection (RECONNECT). */
+  #inherit(unanswered: ReadonlyMap<number, UnansweredRequest> | undefined): void {
+    for (const [msgid, request] of unanswered ?? []) this.#inherited.set(msgid, request);
+  }
+
+  /**
+   * The inherited unanswered request of this packet's msgid, taken: only the first packet of a
+   * msgid after the reconnect can be its re-send. Its record is cleared at once; a mutating packet
+   * records itself right after (with the same id when it is the re-send).
+   */
+  #takeInherited(request: ClientRequest): UnansweredRequest | undefined {
+    const msgid = this.#inherited.size === 0 || !("msgid" in request) ? null : request.msgid;
+    if (msgid === null) return undefined;
+    const inherited = this.#inherited.get(msgid);
+    if (inherited === undefined) return undefined;
+    this.#inherited.delete(msgid);
+    this.#actions.push({ kind: "unanswered-clear", sessionId: this.#session!.sessionId, msgid, requestId: inherited.requestId });
+    return inherited;
+  }
+
+  /** msgid's reply is being written: its record is cleared once the reply has surely arrived (tick). */
+  #answered(msgid: number): void {
+    const record = this.#recorded.get(msgid);
+    if (record !== undefined) record.repliedAtMs = this.#nowMs;
+  }
+
+  /** The thread sent a packet that is not a recorded mutation, or its reply arrived: forget its record. */
+  #forgetRecord(msgid: number): void {
+    const record = this.#recorded.get(msgid);
+    if (record === undefined) return;
+    this.#recorded.delete(msgid);
+    this.#actions.push({ kind: "unanswered-clear", sessionId: this.#session!.sessionId, msgid, requestId: record.requestId });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -360,8 +410,12 @@ class Connection implements ClientConnection {
   #execute(request: ClientRequest): void {
     const session = this.#session;
     assert(session !== null && (this.#phase === "mount" || this.#phase === "tools"), "request without a session");
-    const maybeResend = this.#resendWindowOpen;
+    const inherited = this.#takeInherited(request);
     const plan = translateRequest(session, this.#phase, request, this.#options.chunkserverLocator);
+    // A packet that records no mutation shows that its thread got the reply it waited for.
+    const records = plan.kind === "blocking-lock" || (plan.kind === "call" && plan.replyType !== null && !readOnlyKinds.has(plan.command.kind));
+    const msgid = "msgid" in request ? request.msgid : null;
+    if (!records && msgid !== null) this.#forgetRecord(msgid);
     switch (plan.kind) {
       case "none":
         return;
@@ -369,7 +423,7 @@ class Connection implements ClientConnection {
         this.#reply(plan.reply);
         return;
       case "call": {
-        const ctx = plan.replyType === null ? this.#ctx(plan.caller, plan.msgid) : this.#requestCtx(plan.caller, plan.msgid, plan.command, maybeResend);
+        const ctx = plan.replyType === null ? this.#ctx(plan.caller, plan.msgid) : this.#requestCtx(plan.caller, plan.msgid, plan.command, inherited);
         this.#call(plan.command, ctx, { kind: "request", plan });
         return;
       }
@@ -386,7 +440,7 @@ class Connection implements ClientConnection {
           retryAtMs: this.#nowMs,
           inFlight: false,
           interrupted: false,
-          maybeResend,
+          inherited,
         };
         this.#locks.add(waiter);
         this.#tryLock(waiter);
@@ -399,6 +453,7 @@ class Connection implements ClientConnection {
             waiter.interrupted = true;
           } else {
             this.#locks.remove(waiter);
+            this.#answered(waiter.msgid);
             this.#reply({ kind: "status", type: waiter.replyType, msgid: waiter.msgid, status: Status.EINTR });
           }
         }
@@ -410,6 +465,7 @@ class Connection implements ClientConnection {
 
   #answer(plan: CallPlan, result: Result): void {
     if (plan.replyType === null) return;
+    this.#answered(plan.msgid);
     if (result.status !== Status.OK) {
       // Never let internal "answer later" statuses reach a client (protocol §5).
       assert(result.status !== Status.WAITING && result.status !== Status.DELAYED, "deferred status in a result");
@@ -430,13 +486,14 @@ class Connection implements ClientConnection {
   // Blocking locks
 
   /**
-   * Only the first attempt can be a re-send's: later ones are the gateway's own retries, and a
-   * remembered EAGAIN answered to them again would keep the lock waiting for nothing.
+   * Only the first attempt can be a re-send's: later ones are the gateway's own retries, each a
+   * new request (a remembered EAGAIN answered to them again would keep the lock waiting for
+   * nothing), each recorded as msgid's unanswered request in turn.
    */
   #tryLock(waiter: LockWaiter): void {
     waiter.inFlight = true;
-    const ctx = this.#requestCtx(waiter.caller, waiter.msgid, waiter.command, waiter.maybeResend);
-    waiter.maybeResend = false;
+    const ctx = this.#requestCtx(waiter.caller, waiter.msgid, waiter.command, waiter.inherited);
+    waiter.inherited = undefined;
     this.#call(waiter.command, ctx, { kind: "lock-try", waiter });
   }
 
@@ -447,6 +504,7 @@ class Connection implements ClientConnection {
       return;
     }
     this.#locks.remove(waiter);
+    this.#answered(waiter.msgid);
     const status = result.status === Status.OK ? Status.OK : waiter.interrupted ? Status.EINTR : result.status;
     this.#reply({ kind: "status", type: waiter.replyType, msgid: waiter.msgid, status });
   }
@@ -564,7 +622,7 @@ class Connection implements ClientConnection {
    * BADSESSIONID (the mount registers anew); a session whose export rules changed, or that comes
    * from another address without DYNAMICIP, is EPERM (the mount re-registers with its id).
    */
-  #resumed(rcode: 3 | 4, version: number, record: SessionRecord | null): void {
+  #resumed(rcode: 3 | 4, version: number, record: SessionRecord | null, unanswered: ReadonlyMap<number, UnansweredRequest> | undefined): void {
     if (record === null) {
       this.#resumeRefused(rcode, version, Status.BADSESSIONID);
       return;
@@ -579,7 +637,7 @@ class Connection implements ClientConnection {
     this.#phase = rcode === RegisterCode.RECONNECT ? "mount" : "tools";
     this.#sendResume(rcode, version, Status.OK);
     // Tools sessions (rcode 4) resume a session id but have nothing to re-send.
-    this.#resendWindowOpen = rcode === RegisterCode.RECONNECT;
+    if (rcode === RegisterCode.RECONNECT) this.#inherit(unanswered);
   }
 
   #resumeRefused(rcode: 3 | 4, version: number, status: number): void {

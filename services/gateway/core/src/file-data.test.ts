@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { encodeFrame } from "@antler/mfs-wire";
 import { CopyState, SessionFlag, Status } from "@antler/ops";
-import type { ChunkserverAddress, SessionRecord } from "./api.ts";
+import type { ChunkserverAddress, ConnectionAction, SessionRecord } from "./api.ts";
 import type { ClientConnectionOptions } from "./connection.ts";
 import { Driver, hex, metaId, newSessionRequest, options, recordFrom, rootCred } from "./harness.test.ts";
 
@@ -48,6 +48,10 @@ function lastSent(driver: Driver): { type: number; hex: string } {
   return { type: frame.type, hex: hex(frame.payload) };
 }
 
+/** Whether `call` was recorded as its msgid's unanswered request (a mutation mfsmount may re-send). */
+const recorded = (driver: Driver, call: Extract<ConnectionAction, { kind: "call" }>): boolean =>
+  driver.actions.some((a) => a.kind === "unanswered-put" && a.request.requestId === call.request.ctx.requestId);
+
 const noCalls = (driver: Driver) => driver.actions.filter((a) => a.kind === "call").length;
 
 test("WRITE_CHUNK (captured): writechunk with the client's flags, answered with the captured chunk location", () => {
@@ -56,18 +60,17 @@ test("WRITE_CHUNK (captured): writechunk with the client's flags, answered with 
   const call = Driver.call(feedCaptured(driver, 434, "00000007000000040000000104"));
   assert.deepEqual(call.request.cmd, { kind: "writechunk", inode: 4, index: 1, flags: 0x04 });
   assert.deepEqual(call.route, { inode: 4 });
-  assert.equal(call.request.ctx.resendKey, "1:7");
+  assert.equal(recorded(driver, call), true, "recorded as unanswered");
   driver.result(call.token, { status: 0, length: 0x042c1d80, chunkId: 2n, version: 1, csids: [1] });
   assert.deepEqual(lastSent(driver), { type: 435, hex: "000000070200000000042c1d800000000000000002000000010ad5320124ce000300ea00000000" });
 });
 
-test("READ_CHUNK (captured) of a hole: chunk id 0, no servers, and no resendKey (nothing changes)", () => {
+test("READ_CHUNK (captured) of a hole: chunk id 0, no servers, and not recorded as unanswered (nothing changes)", () => {
   const driver = new Driver(withLocator());
   driver.register();
   const call = Driver.call(feedCaptured(driver, 432, "00000006000000040000000100"));
   assert.deepEqual(call.request.cmd, { kind: "readchunk", inode: 4, index: 1 });
-  assert.equal(call.request.ctx.resendKey, undefined);
-  assert.equal(call.request.ctx.maybeResend, undefined);
+  assert.equal(recorded(driver, call), false, "nothing to re-send");
   driver.result(call.token, { status: 0, length: 0x042c1d80, chunkId: 0n, version: 0, csids: [] });
   assert.deepEqual(lastSent(driver), { type: 433, hex: "000000060200000000042c1d80000000000000000000000000" });
 });
@@ -186,7 +189,7 @@ test("WRITE_CHUNK_END (captured 29-byte form): writechunkend with index, length 
   driver.register();
   const call = Driver.call(feedCaptured(driver, 436, "000000070000000000000002000000040000000100000000042c1d8000"));
   assert.deepEqual(call.request.cmd, { kind: "writechunkend", inode: 4, index: 1, chunkId: 2n, length: 0x042c1d80, flags: 0 });
-  assert.equal(call.request.ctx.resendKey, "1:7");
+  assert.equal(recorded(driver, call), true, "recorded as unanswered");
   driver.result(call.token, { status: 0 });
   assert.deepEqual(lastSent(driver), { type: 437, hex: "0000000700" });
   const failing = Driver.call(driver.request({ kind: "writechunkend", msgid: 8, chunkId: 2n, inode: 4, chunkIndex: 1, length: 0n, chunkOpFlags: 0 }));
@@ -227,7 +230,7 @@ test("CHECK without index (captured): checkfile, answered with exactly 12 counts
   driver.register();
   const call = Driver.call(feedCaptured(driver, 440, "0000000800000003"));
   assert.deepEqual(call.request.cmd, { kind: "checkfile", inode: 3 });
-  assert.equal(call.request.ctx.resendKey, undefined);
+  assert.equal(recorded(driver, call), false, "nothing to re-send");
   driver.result(call.token, { status: 0, counts: [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] });
   assert.deepEqual(lastSent(driver), { type: 441, hex: "00000008" + "00000000" + "00000001" + "00000000".repeat(10) });
   // Fewer counts are padded with zeros, more are cut: mfscheckfile accepts only the 52-byte reply.
@@ -279,7 +282,7 @@ test("SNAPSHOT (captured): snapshot with the caller mapped, the session umask ad
   const call = Driver.call(feedCaptured(driver, 468, "00000008000000030000000204736e6170000000000000000100000000000012"));
   assert.deepEqual(call.request.cmd, { kind: "snapshot", inode: 3, parentDst: 2, nameDst: "snap", smode: 0, umask: 0o22 | 0o27 });
   assert.deepEqual({ uid: call.request.ctx.uid, gids: call.request.ctx.gids }, { uid: 500, gids: [600] });
-  assert.equal(call.request.ctx.resendKey, "1:8");
+  assert.equal(recorded(driver, call), true, "recorded as unanswered");
   assert.deepEqual(call.route, { inode: 3 });
   driver.result(call.token, { status: 0 });
   assert.deepEqual(lastSent(driver), { type: 469, hex: "0000000800" });

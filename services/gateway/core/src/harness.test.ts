@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { FrameDecoder, decodeReply, encodeRequest, type ClientRequest, type MasterReply } from "@antler/mfs-wire";
 import { NodeType, type Attr } from "@antler/ops";
-import type { ConnectionAction, SessionDraft, SessionRecord } from "./api.ts";
+import type { ConnectionAction, SessionDraft, SessionRecord, UnansweredRequest } from "./api.ts";
 import { createClientConnection, type ClientConnectionOptions } from "./connection.ts";
 import { parseExports } from "./exports.ts";
 
@@ -73,8 +73,8 @@ export class Driver {
     return this.#take(this.connection.onSessionCreated(token, record, this.now));
   }
 
-  loaded(token: number, record: SessionRecord | null): ConnectionAction[] {
-    return this.#take(this.connection.onSessionLoaded(token, record, this.now));
+  loaded(token: number, record: SessionRecord | null, unanswered?: ReadonlyMap<number, UnansweredRequest>): ConnectionAction[] {
+    return this.#take(this.connection.onSessionLoaded(token, record, this.now, unanswered));
   }
 
   /** Registers a mount and returns its session record. */

@@ -1,7 +1,8 @@
-export type { ChunkserverAddress, ChunkserverLocator, ClientConnection, ConnectionAction, SessionDraft, SessionRecord } from "./api.ts";
+export type { ChunkserverAddress, ChunkserverLocator, ClientConnection, ConnectionAction, SessionDraft, SessionRecord, UnansweredRequest } from "./api.ts";
 export { createClientConnection, type ClientConnectionOptions } from "./connection.ts";
 export { ExportsParseError, disableBit, matchExport, parseExports, type ExportRule } from "./exports.ts";
 export { attrOut, ctxFor, inodeIn, inodeOut, mappedCaller, type Caller } from "./identity.ts";
+export { clientRequestId, threadOfRequestId } from "./request-ids.ts";
 export { translateRequest, type Plan, type SessionKind } from "./translate.ts";
 export type {
   ChunkOpReply,

@@ -11,6 +11,7 @@
  */
 import { limits } from "@antler/base";
 import type { Command } from "@antler/ops";
+import type { UnansweredRequest } from "./api.ts";
 import type { Caller } from "./identity.ts";
 
 export interface LockWaiter {
@@ -22,8 +23,8 @@ export interface LockWaiter {
   retryAtMs: number;
   inFlight: boolean;
   interrupted: boolean;
-  /** The next attempt may be answered from the shard's re-send memory (only the first one). */
-  maybeResend: boolean;
+  /** The session's unanswered request this packet may be the re-send of (first attempt only). */
+  inherited: UnansweredRequest | undefined;
 }
 
 export class LockWaiters {

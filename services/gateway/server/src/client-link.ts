@@ -16,7 +16,7 @@
  */
 import type { Socket } from "node:net";
 import { limits } from "@antler/base";
-import type { ClientConnection, ConnectionAction, SessionDraft, SessionRecord } from "@antler/gateway-core";
+import type { ClientConnection, ConnectionAction, SessionDraft, SessionRecord, UnansweredRequest } from "@antler/gateway-core";
 import type { Result } from "@antler/ops";
 import type { Logger } from "@antler/telemetry";
 import type { MetaCaller } from "./meta-caller.ts";
@@ -27,6 +27,9 @@ export interface SessionPersistence {
   load(sessionId: number): Promise<SessionRecord | null>;
   touch(sessionId: number, gatewayId: string): Promise<boolean>;
   delete(sessionId: number): Promise<void>;
+  unanswered(sessionId: number): Promise<Map<number, UnansweredRequest>>;
+  putUnanswered(sessionId: number, msgid: number, request: UnansweredRequest): Promise<void>;
+  clearUnanswered(sessionId: number, msgid: number, requestId: string): Promise<void>;
 }
 
 /** What all links of one gateway share. */
@@ -38,7 +41,10 @@ export interface LinkContext {
   readonly nowMs: () => number;
   /** Calls in flight over the whole gateway (shared counter, bounded by gatewayCallsInFlightMax). */
   readonly inFlight: { count: number };
-  /** A new id for a link, unique across every gateway and restart (prefix of its request ids). */
+  /**
+   * A new id for a link, unique across every gateway and restart: the prefix of its request ids
+   * (the listener hands it to the link and to its core).
+   */
   readonly linkIds: () => string;
 }
 
@@ -61,12 +67,12 @@ export class ClientLink {
   #corked = false;
   readonly #onGone: () => void;
 
-  constructor(socket: Socket, connection: ClientConnection, context: LinkContext, onGone: () => void) {
+  constructor(socket: Socket, connection: ClientConnection, linkId: string, context: LinkContext, onGone: () => void) {
     this.#socket = socket;
     this.#connection = connection;
     this.#context = context;
     this.#onGone = onGone;
-    this.#linkId = context.linkIds();
+    this.#linkId = linkId;
     this.#log = context.log.child({ peer: `${socket.remoteAddress}:${socket.remotePort}`, link: this.#linkId });
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => {
@@ -155,6 +161,16 @@ export class ClientLink {
           // Bookkeeping that must happen even when the connection closes right after (unmount).
           this.#deleteSession(action.sessionId);
           break;
+        case "unanswered-put":
+          // Issued (written to the Redis socket) before the call that follows leaves: if this
+          // gateway dies with the call in flight, the mount's re-send finds the record.
+          if (!this.#closing) this.#putUnanswered(action);
+          break;
+        case "unanswered-clear":
+          // Before the reply is written: a record outlives its answer only if this gateway dies
+          // while Redis is unreachable (the clear still queued), or Redis loses it.
+          this.#clearUnanswered(action);
+          break;
       }
     }
     this.#applyBackpressure();
@@ -180,11 +196,12 @@ export class ClientLink {
   };
 
   #call(token: number, action: Extract<ConnectionAction, { kind: "call" }>): void {
-    // The shard recognises a retried request by its id, so ids must never repeat anywhere. The
-    // core's ids are unique within this connection only (session:msgid:counter restarts with
-    // every connection and gateway), so they are qualified with the link's cluster-unique id.
-    const localId = action.request.ctx.requestId ?? `n${this.#unnamedCalls++}`;
-    const request = { ...action.request, ctx: { ...action.request.ctx, requestId: `${this.#linkId}/${localId}` } };
+    // The shard recognises a retried request by its id, so ids must never repeat anywhere: the
+    // core's ids start with this link's cluster-unique id (a re-sent packet keeps the id it had on
+    // an earlier link). A call without one gets a link-qualified id too.
+    const request = action.request.ctx.requestId !== undefined
+      ? action.request
+      : { ...action.request, ctx: { ...action.request.ctx, requestId: `${this.#linkId}/n${this.#unnamedCalls++}` } };
     this.#callsInFlight++;
     this.#context.inFlight.count++;
     void this.#context.caller.call(request, action.route).then((result: Result) => {
@@ -206,15 +223,16 @@ export class ClientLink {
   }
 
   #loadSession(token: number, sessionId: number): void {
-    this.#context.sessions.load(sessionId).then(
-      (record) => {
+    const { sessions } = this.#context;
+    Promise.all([sessions.load(sessionId), sessions.unanswered(sessionId)]).then(
+      ([record, unanswered]) => {
         if (record !== null) {
           this.#adoptSession(record.sessionId);
           this.#log.info("session resumed", { session: record.sessionId });
         } else {
           this.#log.info("reconnect to an unknown session", { session: sessionId });
         }
-        this.#guard("onSessionLoaded", () => this.#connection.onSessionLoaded(token, record, this.#context.nowMs()));
+        this.#guard("onSessionLoaded", () => this.#connection.onSessionLoaded(token, record, this.#context.nowMs(), unanswered));
       },
       (err: unknown) => {
         if (err instanceof Error && err.name === "SessionDecodeError") {
@@ -233,6 +251,19 @@ export class ClientLink {
     this.#context.sessions.delete(sessionId).catch((err: unknown) => {
       // The session then lingers until its TTL; nothing else depends on the delete.
       this.#log.warn("session delete failed", { session: sessionId, err });
+    });
+  }
+
+  #putUnanswered(action: Extract<ConnectionAction, { kind: "unanswered-put" }>): void {
+    this.#context.sessions.putUnanswered(action.sessionId, action.msgid, action.request).catch((err: unknown) => {
+      // Only a re-send after a reconnect is affected: it then runs again, as it would on mfsmaster.
+      this.#log.warn("cannot record an unanswered request", { session: action.sessionId, err });
+    });
+  }
+
+  #clearUnanswered(action: Extract<ConnectionAction, { kind: "unanswered-clear" }>): void {
+    this.#context.sessions.clearUnanswered(action.sessionId, action.msgid, action.requestId).catch((err: unknown) => {
+      this.#log.warn("cannot clear an answered request", { session: action.sessionId, err });
     });
   }
 

@@ -14,8 +14,11 @@ import { listenReusingPort } from "./listen.ts";
 export interface ClientListenerOptions {
   readonly host: string;
   readonly port: number;
-  /** A fresh core for a new connection from `peerIp` (IPv4 as u32; 0 when not IPv4). */
-  readonly createConnection: (peerIp: number) => ClientConnection;
+  /**
+   * A fresh core for a new connection from `peerIp` (IPv4 as u32; 0 when not IPv4) whose request
+   * ids start with `requestIdPrefix` (the link's cluster-unique id).
+   */
+  readonly createConnection: (peerIp: number, requestIdPrefix: string) => ClientConnection;
   readonly context: LinkContext;
 }
 
@@ -37,14 +40,15 @@ export async function listenForClients(options: ClientListenerOptions): Promise<
 
   function accept(socket: Socket): void {
     let connection: ClientConnection;
+    const linkId = context.linkIds();
     try {
-      connection = options.createConnection(peerIpOf(socket.remoteAddress));
+      connection = options.createConnection(peerIpOf(socket.remoteAddress), `${linkId}/`);
     } catch (err) {
       context.log.error("cannot create a connection core; refusing the connection", { err });
       socket.destroy();
       return;
     }
-    const link: ClientLink = new ClientLink(socket, connection, context, () => links.delete(link));
+    const link: ClientLink = new ClientLink(socket, connection, linkId, context, () => links.delete(link));
     links.add(link);
   }
 

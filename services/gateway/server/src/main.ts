@@ -101,7 +101,8 @@ async function main(): Promise<void> {
   const listener = await listenForClients({
     host: config.clientHost,
     port: config.clientPort,
-    createConnection: (peerIp) => createClientConnection({ peerIp, metaId, exports, chunkserverSpace: clusterSpace.current, chunkserverLocator: locator.locate }),
+    createConnection: (peerIp, requestIdPrefix) =>
+      createClientConnection({ peerIp, metaId, exports, requestIdPrefix, chunkserverSpace: clusterSpace.current, chunkserverLocator: locator.locate }),
     context: {
       gatewayId: config.gatewayId,
       caller,

@@ -144,7 +144,5 @@ export function isWellFormedCtx(ctx: unknown): ctx is Ctx {
   const gids = c.gids;
   return isU32(c.sessionId) && isU32(c.uid) && isInt(c.sesflags) && isU32(c.rootInode)
     && Array.isArray(gids) && gids.length > 0 && gids.length <= limits.groupsMax && gids.every(isU32)
-    && (c.requestId === undefined || typeof c.requestId === "string")
-    && (c.resendKey === undefined || typeof c.resendKey === "string")
-    && (c.maybeResend === undefined || typeof c.maybeResend === "boolean");
+    && (c.requestId === undefined || typeof c.requestId === "string");
 }

@@ -363,8 +363,6 @@ export interface LogEntryV1 {
   readonly caller: Caller;
   /** The client request this entry answers (lets a retry get the same result). */
   readonly requestId?: string;
-  /** The client packet (Ctx.resendKey) and command fingerprint this entry answers (re-sent packets). */
-  readonly resend?: { readonly key: string; readonly fingerprint: string };
   readonly op: Op;
 }
 
@@ -541,10 +539,6 @@ function validateEntry(value: unknown): asserts value is LogEntry {
   }
   if (value.requestId !== undefined && typeof value.requestId !== "string") {
     throw new LogDecodeError("log entry has a bad requestId");
-  }
-  const resend = value.resend;
-  if (resend !== undefined && !(isObject(resend) && typeof resend.key === "string" && typeof resend.fingerprint === "string")) {
-    throw new LogDecodeError("log entry has a bad resend");
   }
   validateOp(value.op);
 }

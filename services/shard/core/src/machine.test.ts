@@ -256,7 +256,7 @@ test("snapshots: version 3 is JSON lines with chunks; versions 2 and 1 still imp
   const plain = new Harness();
   plain.mkdir(1, "x");
   const v3 = decodeSnapshot(plain.m.exportState());
-  const { chunkCount: _cc, chunkCounters: _cn, resends: _r, chunks: _ch, nodes, ...header } = v3;
+  const { chunkCount: _cc, chunkCounters: _cn, chunks: _ch, nodes, ...header } = v3;
   const oldLines = [encodeMessage({ ...header, snapshotVersion: 2 }), ...nodes.map((node) => {
     const { chunks: _nc, ...old } = node;
     return encodeMessage(old);

@@ -2,8 +2,8 @@
  * The metadata state machine of one shard: dispatch of commands to their handlers, the log-entry
  * life cycle (plan → entry → apply) and the idempotency rules.
  *
- * - execute(): a repeated requestId answers the remembered result, and so does a re-sent packet
- *   (maybeResend) whose resendKey and content match (resend.ts); reads answer from the state;
+ * - execute(): a repeated requestId answers the remembered result (a gateway's retry, or a packet
+ *   mfsmount re-sent after reconnecting: the gateway gives it the original id); reads answer from the state;
  *   a mutating command is planned (validated) and, when it changes anything, becomes a log entry
  *   that is applied at once with the same function replicas and replays use.
  * - Commands that need chunkservers (WRITE_CHUNK creating/bumping/copying a chunk, TRUNCATE inside
@@ -60,7 +60,6 @@ import { applyChunkHousekeep, planHousekeeping } from "./chunks/housekeeping.ts"
 import { offerOrder, ServerView } from "./chunks/servers.ts";
 import { isWorkPlan, WorkRegistry, type PendingWork, type WorkPlan } from "./chunks/work.ts";
 import type { CopyChange } from "./log-entry.ts";
-import { recalledResend, rememberResend, resendOf } from "./resend.ts";
 import { applySnapshot, planSnapshot } from "./namespace/snapshot-copy.ts";
 import { readTxinspect } from "./namespace/inspect.ts";
 import { readFsckdump } from "./fsck.ts";
@@ -218,7 +217,7 @@ class StateMachine implements MetadataStateMachine {
     // txprepare is idempotent by its txid and parts (txn/plan.ts), not by request id: a coordinator
     // that restarted runs the same attempt (same txid, same request id) again, possibly with
     // other parts, and must not be answered what its predecessor's prepare answered.
-    const recalled = cmd.kind === "txprepare" ? undefined : (recalledResult(this.#st, ctx.requestId) ?? recalledResend(this.#st, ctx, cmd));
+    const recalled = cmd.kind === "txprepare" ? undefined : recalledResult(this.#st, ctx.requestId);
     if (recalled !== undefined) return { result: recalled, entry: null };
     if (isMoved(this.#st, cmd)) return { result: { status: Status.MOVED }, entry: null };
     const isTx = txKinds.has(cmd.kind);
@@ -242,7 +241,7 @@ class StateMachine implements MetadataStateMachine {
     else planned = plan(p, cmd as Exclude<Command, { kind: ReadKind | ChunkKind }>);
     const caller = { sessionId: ctx.sessionId, uid: ctx.uid, sesflags: ctx.sesflags };
     if (isWorkPlan(planned)) {
-      // Answered by finishChunkWork: that entry carries the requestId and resend key.
+      // Answered by finishChunkWork: that entry carries the requestId.
       const entry: LogEntry = { version: 1, stamp, caller, op: planned.op };
       const result = this.#applyEntry(entry)!;
       const workId = this.#work.add(planned.work, planned.commands, stamp.wallMs);
@@ -250,21 +249,13 @@ class StateMachine implements MetadataStateMachine {
     }
     if (isForward(planned)) return forwarded;
     if (isResult(planned)) return this.#withForget({ result: planned, entry: null }, forget, stamp.wallMs);
-    const entry = this.#entry(stamp, caller, planned, ctx, cmd);
+    const entry = this.#entry(stamp, caller, planned, ctx);
     return this.#withForget({ result: this.#applyEntry(entry)!, entry }, forget, stamp.wallMs);
   }
 
-  #entry(stamp: Stamp, caller: LogEntry["caller"], op: Op, ctx: Ctx | null, cmd: Command | null): LogEntry {
-    const resend = ctx === null || cmd === null ? undefined : resendOf(ctx, cmd);
+  #entry(stamp: Stamp, caller: LogEntry["caller"], op: Op, ctx: Ctx | null): LogEntry {
     const requestId = ctx?.requestId;
-    return {
-      version: 1,
-      stamp,
-      caller,
-      ...(requestId === undefined ? {} : { requestId }),
-      ...(resend === undefined ? {} : { resend }),
-      op,
-    };
+    return { version: 1, stamp, caller, ...(requestId === undefined ? {} : { requestId }), op };
   }
 
   /** Adds the deletions of unknown copies a report asked for (never awaited). */
@@ -287,7 +278,6 @@ class StateMachine implements MetadataStateMachine {
     st.clock = maxStamp(st.clock, entry.stamp);
     st.applied.set(entry.stamp.origin, entry.stamp);
     if (entry.requestId !== undefined) rememberRequest(st, entry.requestId, result);
-    if (entry.resend !== undefined) rememberResend(st, entry.resend.key, entry.resend.fingerprint, result);
     return result;
   }
 
@@ -318,7 +308,7 @@ class StateMachine implements MetadataStateMachine {
       case "truncate": {
         const op = this.#chunkDone(work, commands, outcomes);
         const caller = { sessionId: work.ctx.sessionId, uid: work.ctx.uid, sesflags: work.ctx.sesflags };
-        const entry = this.#entry(stamp, caller, op, work.ctx, work.cmd);
+        const entry = this.#entry(stamp, caller, op, work.ctx);
         return { result: this.#applyEntry(entry)!, entry };
       }
       default:

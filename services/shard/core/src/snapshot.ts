@@ -8,10 +8,11 @@
  *   caps a string at ~512 MiB. Still read.
  * - version 2: JSON lines — a header line (everything but the nodes, `nodeCount` instead), then
  *   one line per node, each encoded separately. JSON escapes every newline inside strings, so 0x0A
- *   only ever separates lines. Still read (no chunks, no resend memory).
- * - version 3 (written now): as version 2, plus the chunk table: the header has `chunkCount`,
- *   `chunkCounters` and `resends`, nodes carry their chunk lists, and `chunkCount` chunk lines
- *   follow the node lines. Added later without a new version (older version-3 snapshots simply
+ *   only ever separates lines. Still read (no chunks).
+ * - version 3 (written now): as version 2, plus the chunk table: the header has `chunkCount` and
+ *   `chunkCounters`, nodes carry their chunk lists, and `chunkCount` chunk lines follow the node
+ *   lines. Early version-3 snapshots also carry `resends` (a per-packet result memory that request
+ *   ids replaced, see ADR 0009): read and ignored. Added later without a new version (older version-3 snapshots simply
  *   lack them): the type of a remote directory entry as a 4th element of its entry, and the
  *   cross-shard transaction state (`preparedTxns`, `decidedTxns`, `txRequests`; the locks are
  *   derived from the prepared transactions).
@@ -21,7 +22,7 @@ import { LogDecodeError } from "./errors.ts";
 import type { Stamp } from "./hlc.ts";
 import {
   emptyStats, newNode, type ChunkRecord, type DirData, type Dirent, type FlockRecord, type Node, type PosixOwnerLocks, type PreparedTxn,
-  type ResendMemory, type State, type TxOutcome,
+  type State, type TxOutcome,
 } from "./state.ts";
 import { isPreparedTxn } from "./txn/well-formed.ts";
 
@@ -75,7 +76,6 @@ interface StateJson {
   readonly dirCount: number;
   readonly fileCount: number;
   /** Version 3 on. */
-  readonly resends?: [string, ResendMemory][];
   readonly chunkCounters?: [number, bigint][];
   readonly chunks?: ChunkJson[];
   /** Later version 3 on (absent: none). */
@@ -140,7 +140,6 @@ export function exportState(st: State): Uint8Array {
     nodeCount: st.nodes.size,
     chunkCount: st.chunks.size,
     chunkCounters: [...st.chunkCounters],
-    resends: [...st.resends],
     nextLocal: [...st.nextLocal],
     trash: [...st.trash],
     sustained: [...st.sustained],
@@ -219,7 +218,6 @@ function stateFromJson(json: StateJson): State {
     tombstones: new Map(json.tombstones),
     applied: new Map(json.applied),
     requests: new Map(json.requests),
-    resends: new Map(json.resends ?? []),
     chunks: new Map((json.chunks ?? []).map((c) => [c.chunkId, chunkFromJson(c)])),
     chunkCounters: new Map(json.chunkCounters ?? []),
     dirCount: json.dirCount,
@@ -244,7 +242,7 @@ function isHeaderJson(value: unknown): value is HeaderJson {
   if (value === null || typeof value !== "object") return false;
   const v = value as Record<string, unknown>;
   const arrays = ["slots", "nextLocal", "trash", "sustained", "openFiles", "flocks", "posixLocks", "tombstones", "applied", "requests"];
-  const version3 = v.snapshotVersion === 3 && Number.isInteger(v.chunkCount) && Array.isArray(v.chunkCounters) && Array.isArray(v.resends);
+  const version3 = v.snapshotVersion === 3 && Number.isInteger(v.chunkCount) && Array.isArray(v.chunkCounters);
   return (v.snapshotVersion === 2 || version3) && typeof v.metaId === "bigint" && Number.isInteger(v.nodeCount)
     && arrays.every((k) => Array.isArray(v[k]));
 }

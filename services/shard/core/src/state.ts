@@ -2,7 +2,7 @@
  * The data model of one shard: nodes (inodes) with their attributes, directories with their
  * entries and recursive statistics, detached nodes (trash, sustained), open files, locks, the
  * allocator, the chunk table (files' chunk lists, chunk versions, copies, use counts, write
- * locks; chunks/table.ts), the clock and the remembered request and resend results. Everything
+ * locks; chunks/table.ts), the clock and the remembered request results. Everything
  * here is plain data that log entries change through the functions of namespace/* and chunks/*;
  * snapshot.ts turns it into bytes.
  *
@@ -170,8 +170,6 @@ export interface State {
   readonly applied: Map<number, Stamp>;
   /** requestId → result of the entry that carried it (oldest first, bounded). */
   readonly requests: Map<string, Result>;
-  /** resendKey → fingerprint and result of the last mutating command under it (oldest first, bounded). */
-  readonly resends: Map<string, ResendMemory>;
   /** The chunk table: every chunk a file of this shard uses or used (until its copies are gone). */
   readonly chunks: Map<bigint, ChunkRecord>;
   /** slot → next chunk counter to hand out (monotonic: a chunk id is never reused). */
@@ -202,11 +200,6 @@ export interface PreparedTxn {
   readonly outputs: readonly TxPartOutput[];
   /** Inodes of this shard the parts touch (a node-new part's reserved inode included). */
   readonly locks: readonly number[];
-}
-
-export interface ResendMemory {
-  readonly fingerprint: string;
-  readonly result: Result;
 }
 
 /**
@@ -264,7 +257,6 @@ export function newState(options: StateOptions, createdSeconds: number): State {
     tombstones: new Map(),
     applied: new Map(),
     requests: new Map(),
-    resends: new Map(),
     chunks: new Map(),
     chunkCounters: new Map(),
     dirCount: 0,

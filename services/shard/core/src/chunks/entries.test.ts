@@ -13,7 +13,7 @@ test("chunk log entries round-trip; malformed ones are LogDecodeError", () => {
   const h = new Harness();
   h.m.observeChunkservers([server(1)]);
   const file = h.create(1, "f");
-  const execution = h.exec({ kind: "writechunk", inode: file, index: 0, flags: 0 }, { ...rootCtx, requestId: "x", resendKey: "1:1" });
+  const execution = h.exec({ kind: "writechunk", inode: file, index: 0, flags: 0 }, { ...rootCtx, requestId: "x" });
   h.finish(execution.chunkWork);
   for (const entry of h.entries) assert.deepEqual(h.m.decodeEntry(h.m.encodeEntry(entry)), entry);
   const bad = [
@@ -23,7 +23,7 @@ test("chunk log entries round-trip; malformed ones are LogDecodeError", () => {
     { kind: "snapshot", cplike: false, replaced: null, nodes: [{ source: 1 }] },
   ];
   for (const op of bad) assert.throws(() => h.m.decodeEntry(encodeMessage(entryOf(op))), LogDecodeError, JSON.stringify(op, (_k, v: unknown) => (typeof v === "bigint" ? `${v}` : v)));
-  assert.throws(() => h.m.decodeEntry(encodeMessage({ ...h.entries[0]!, resend: { key: 1 } })), LogDecodeError);
+  assert.throws(() => h.m.decodeEntry(encodeMessage({ ...h.entries[0]!, requestId: 1 })), LogDecodeError);
 });
 
 test("a chunk entry that does not fit the state raises ReplayMismatchError", () => {
