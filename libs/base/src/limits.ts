@@ -270,8 +270,30 @@ export const remoteAttrConcurrencyMax = 64;
 export const txAttemptsMax = 20;
 /** Random backoff between conflicting attempts: up to this × attempt number. */
 export const txConflictBackoffMs = 5;
+/**
+ * The coordinator lease (router): the holder renews every coordinatorLeaseRenewMs and stops
+ * coordinating after coordinatorLeaseMs without a successful renewal; another router claims a
+ * key unchanged for coordinatorLeaseTakeoverMs (> coordinatorLeaseMs, so the old holder has
+ * stopped by then unless it stalled, which the transactions' safety does not depend on).
+ */
+export const coordinatorLeaseRenewMs = 100;
+export const coordinatorLeaseMs = 400;
+export const coordinatorLeaseTakeoverMs = 600;
 /** Per-call timeout of the coordinator's requests to a shard (the shard retries within its failover). */
 export const txShardCallTimeoutMs = 5_000;
+/**
+ * A coordinator call to a shard still unanswered after this long is sent again (same request id)
+ * while the first sending keeps waiting; the delay doubles up to txShardCallHedgeMaxMs. A leader
+ * that loses its lease (a stall of ~0.5 s on a loaded box is enough) drops the requests it took
+ * without answering, and its standby serves ~0.4 s later: without the hedge the call waited out
+ * txShardCallTimeoutMs and the client got EAGAIN for a failover (sharded crash e2e, ha profile).
+ * Same first delay as the gateway's metaRequestHedgeMs: far above a healthy txprepare/txcommit
+ * (one log append, a few ms; ~100 ms under heavy load), so a healthy shard rarely sees a copy, and
+ * a copy costs it only a lookup (request-id memory, or joining the request in progress).
+ */
+export const txShardCallHedgeMs = 250;
+/** The largest pause between two hedges of one coordinator call (a stall plus a failover can outlast the first few). */
+export const txShardCallHedgeMaxMs = 1_000;
 /** Ancestors a directory move may walk before it gives up (deeper trees: ELOOP-like EINVAL). */
 export const txAncestryDepthMax = 10_000;
 /**

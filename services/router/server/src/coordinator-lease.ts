@@ -13,6 +13,7 @@
  * lock what they prepare); it only keeps directory moves serialized in one place and avoids two
  * coordinators fighting over the same requests.
  */
+import { limits } from "@antler/base";
 import type { LeaseObservation, LeaseRecord } from "@antler/ops";
 import type { Bucket } from "@antler/io-nats";
 import { decodeLeaseRecord, encodeLeaseRecord } from "@antler/io-nats";
@@ -68,8 +69,12 @@ export interface CoordinatorLease {
   stop(): Promise<void>;
 }
 
-/** Renewal every 100 ms; the holder stops after 400 ms without a successful renewal; takeover after 600 ms unchanged. */
-export const coordinatorLeaseTiming = { renewMs: 100, leaseMs: 400, takeoverMs: 600 } as const;
+/** Renewal, lease and takeover times (libs/base limits.ts says why they relate as they do). */
+export const coordinatorLeaseTiming = {
+  renewMs: limits.coordinatorLeaseRenewMs,
+  leaseMs: limits.coordinatorLeaseMs,
+  takeoverMs: limits.coordinatorLeaseTakeoverMs,
+} as const;
 
 export function startCoordinatorLease(options: CoordinatorLeaseOptions): CoordinatorLease {
   const { store, holder, logger } = options;
