@@ -103,6 +103,11 @@ export class CoordinatorNode {
     return this.#incarnation;
   }
 
+  /** Paused now (a stalled process cannot claim a lease). */
+  get stalled(): boolean {
+    return this.#alive && this.#o.loop.nowMs < this.#pausedUntilMs;
+  }
+
   /** Requests being coordinated now. */
   get running(): number {
     return this.#coordinator?.running ?? 0;

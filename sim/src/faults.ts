@@ -12,6 +12,7 @@ import type { Network } from "./network.ts";
 import type { Prng } from "./prng.ts";
 import type { SimGateway } from "./gateway.ts";
 import type { MetaMessage, ShardNode } from "./shard-node.ts";
+import type { SimCoordinatorLease } from "./coordinator-lease.ts";
 import type { CoordinatorNode } from "./coordinator-node.ts";
 
 export interface FaultCounts {
@@ -31,8 +32,11 @@ export interface FaultTargets {
   readonly network: Network<MetaMessage>;
   readonly js: FakeJetStream;
   readonly history: History;
-  /** Sharded clusters: the coordinator crashes and pauses too (at random points of its 2PC). */
-  readonly coordinator?: CoordinatorNode;
+  /**
+   * Sharded clusters: the routers that can coordinate crash, stall and hand the coordinator lease
+   * over too (at random points of their 2PC), with the lease they share.
+   */
+  readonly coordinators?: { readonly nodes: readonly CoordinatorNode[]; readonly lease: SimCoordinatorLease };
 }
 
 export class FaultInjector {
@@ -85,12 +89,13 @@ export class FaultInjector {
       outage: 0.5,
       "clock-jump": 1,
       "gateway-crash": gateways.length > 0 ? 1 : 0,
-      "coordinator-crash": this.#t.coordinator !== undefined ? 2 : 0,
-      "coordinator-pause": this.#t.coordinator !== undefined ? 2 : 0,
+      "coordinator-crash": this.#t.coordinators !== undefined ? 2 : 0,
+      "coordinator-pause": this.#t.coordinators !== undefined ? 2 : 0,
+      "coordinator-handover": (this.#t.coordinators?.nodes.length ?? 0) > 1 ? 1 : 0,
     });
     // Of several shards' leaders (a sharded cluster has a coordinator), any one.
     const leaders = replicas.filter((r) => r.alive && r.driver?.role === "leader");
-    const leader = this.#t.coordinator === undefined || leaders.length <= 1 ? leaders[0] : prng.pick(leaders);
+    const leader = this.#t.coordinators === undefined || leaders.length <= 1 ? leaders[0] : prng.pick(leaders);
     const replica = leader !== undefined && prng.chance(0.6) ? leader : prng.pick(replicas);
     switch (kind) {
       case "crash":
@@ -113,7 +118,7 @@ export class FaultInjector {
         // appends, or the other way round).
         if (this.#cut.has(replica.id)) return;
         this.counts.partitions++;
-        const everyone = ["nats", ...replicas.map((r) => r.id).filter((id) => id !== replica.id), ...this.#t.clientIds, ...gateways.map((g) => g.id), ...(this.#t.coordinator !== undefined ? [this.#t.coordinator.id] : [])];
+        const everyone = ["nats", ...replicas.map((r) => r.id).filter((id) => id !== replica.id), ...this.#t.clientIds, ...gateways.map((g) => g.id), ...(this.#t.coordinators?.nodes.map((c) => c.id) ?? [])];
         const cuts = {
           partition: { peers: everyone, what: "partitioned" },
           "nats-cut": { peers: ["nats"], what: "cut from JetStream" },
@@ -153,26 +158,35 @@ export class FaultInjector {
         return;
       }
       case "coordinator-crash": {
-        const coordinator = this.#t.coordinator!;
+        const { nodes, lease } = this.#t.coordinators!;
+        const coordinator = prng.pick(nodes);
         if (!coordinator.alive) return;
         this.counts.crashes++;
         history.note(`fault: ${coordinator.id} crashes (${coordinator.running} requests in flight)`);
         coordinator.crash();
+        lease.crashed(coordinator);
         loop.after(prng.int(50, 3_000), "coordinator restart", () => {
           if (coordinator.alive) return;
           history.note(`${coordinator.id} restarts`);
           coordinator.start();
+          lease.restarted();
         });
         return;
       }
       case "coordinator-pause": {
-        const coordinator = this.#t.coordinator!;
+        const { nodes, lease } = this.#t.coordinators!;
+        const coordinator = prng.pick(nodes);
+        if (!coordinator.alive) return;
         this.counts.pauses++;
         const lengthMs = prng.int(200, 4_000);
         history.note(`fault: ${coordinator.id} pauses for ${lengthMs}ms`);
         coordinator.pause(lengthMs);
+        lease.paused(coordinator, lengthMs);
         return;
       }
+      case "coordinator-handover":
+        this.#t.coordinators!.lease.handover();
+        return;
       case "gateway-crash": {
         const gateway = prng.pick(gateways);
         if (!gateway.alive) return;

@@ -1,6 +1,6 @@
 /**
  * `npm run sim -- [--seed N] [--steps N] [--sweep K] [--variant NAME] [--direct] [--hostile] [--msgids per-thread|unique] [--model] [--trail]`
- * `npm run sim -- --sharded [--shards 2-4] [--seed N] [--steps N] [--sweep K] [--variant NAME] [--direct] [--hostile] [--trail]`
+ * `npm run sim -- --sharded [--shards 2-4] [--routers 1-2] [--seed N] [--steps N] [--sweep K] [--variant NAME] [--direct] [--hostile] [--trail]`
  *
  * Runs the deterministic simulation. Without --seed it draws one and prints it first, so every
  * run can be replayed. --sweep K runs seeds N..N+K-1. A failure prints the seed, the reason and
@@ -15,15 +15,16 @@ import { shardedOnlyVariants, variants, type VariantName } from "./variants.ts";
 
 const usage =
   `usage: npm run sim -- [--seed N] [--steps N] [--sweep K] [--variant ${Object.keys(variants).join("|")}] ` +
-  "[--direct] [--hostile] [--msgids per-thread|unique] [--model] [--trail] [--sharded [--shards 2-4]]\n" +
+  "[--direct] [--hostile] [--msgids per-thread|unique] [--model] [--trail] [--sharded [--shards 2-4] [--routers 1-2]]\n" +
   "  --direct      clients send commands straight to the shard (no MooseFS codec, no gateway)\n" +
   "  --hostile     the hostile swarm (3 replicas, a fault every 0.5 s) where the variants are hunted\n" +
   "  --msgids      per-thread (default): mounts reuse one msgid per worker thread, as mfsmount does;\n" +
   "                unique: a new msgid per request\n" +
   "  --model       the reference model as the state machine (tests the harness itself)\n" +
   "  --trail       print the last events before a failure\n" +
-  "  --sharded     2-4 shard groups (drawn from the seed, or --shards N) and a coordinator running\n" +
-  "                cross-shard transactions; real BLAKE3 placement and shard map";
+  "  --sharded     2-4 shard groups (drawn from the seed, or --shards N) and 1-2 routers (or\n" +
+  "                --routers N) coordinating cross-shard transactions under one lease; real BLAKE3\n" +
+  "                placement and shard map";
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n${usage}\n`);
@@ -50,6 +51,7 @@ const options = {
   trail: { type: "boolean", default: false },
   sharded: { type: "boolean", default: false },
   shards: { type: "string" },
+  routers: { type: "string" },
   help: { type: "boolean", default: false },
 } as const;
 
@@ -76,9 +78,11 @@ async function main(): Promise<number> {
   const variantName = values.variant as VariantName | undefined;
   if (values.msgids !== undefined && values.msgids !== "per-thread" && values.msgids !== "unique") fail(`unknown --msgids ${values.msgids}`);
   const msgids = (values.msgids ?? "per-thread") as "per-thread" | "unique";
-  const sharded = values.sharded || values.shards !== undefined;
+  const sharded = values.sharded || values.shards !== undefined || values.routers !== undefined;
   const shards = values.shards === undefined ? undefined : integer(values.shards, "shards", 2, 2);
   if (shards !== undefined && shards > 4) fail("--shards must be 2..4");
+  const routers = values.routers === undefined ? undefined : integer(values.routers, "routers", 1, 1);
+  if (routers !== undefined && routers > 2) fail("--routers must be 1..2");
   if (variantName !== undefined && shardedOnlyVariants.has(variantName) && !sharded) fail(`variant ${variantName} needs --sharded`);
   if (sharded && values.model) fail("--model runs one shard only");
   const placement = await createPlacement();
@@ -91,6 +95,7 @@ async function main(): Promise<number> {
     values.msgids !== undefined ? ` --msgids ${msgids}` : "",
     sharded ? " --sharded" : "",
     shards !== undefined ? ` --shards ${shards}` : "",
+    routers !== undefined ? ` --routers ${routers}` : "",
   ].join("");
 
   let failures = 0;
@@ -102,13 +107,14 @@ async function main(): Promise<number> {
         steps,
         placement,
         ...(shards !== undefined ? { shards } : {}),
+        ...(routers !== undefined ? { routers } : {}),
         ...(variantName !== undefined ? { variant: variants[variantName] } : {}),
         ...(values.hostile ? { swarm: hostileSwarm } : {}),
         path: values.direct ? "direct" : "gateway",
       });
       const { stats } = result;
       const summary =
-        `${stats.shards} shards, ${stats.opsAnswered}/${stats.opsIssued} ops answered (${stats.coordinated} by the coordinator), ` +
+        `${stats.shards} shards, ${stats.opsAnswered}/${stats.opsIssued} ops answered (${stats.coordinated} by a coordinator; ${stats.coordinatorOverlaps} lease overlaps), ` +
         `transactions: ${stats.txCommitted} committed, ${stats.txAborted} aborted, ` +
         `${stats.resolvedCommit + stats.resolvedAbort} resolved by shards; ${stats.logRecords} log records, ${stats.events} events, ` +
         `${(stats.simulatedMs / 1000).toFixed(1)}s simulated; faults: ${stats.crashes} crashes, ${stats.partitions} partitions, ` +

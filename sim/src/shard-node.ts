@@ -42,8 +42,8 @@ export interface ShardCluster {
   readonly shardId: number;
   /** Any slot this shard owns (the resolver's tx commands name one). */
   readonly slot: number;
-  /** The node forwarded requests go to (the coordinator lease holder's subscription). */
-  readonly coordinator: string;
+  /** The nodes forwarded requests go to: every router subscribed to the coordinator subject now. */
+  readonly coordinators: () => readonly string[];
   /** The replicas of the shard owning `inode` (where a GETATTR for it goes). */
   replicasOfInode(inode: number): readonly string[];
   /** The KV bucket of transaction decisions. */
@@ -518,10 +518,13 @@ export class ShardNode {
           else this.#sendReply(action.execution);
           break;
         case "forward": {
-          const coordinator = this.#o.cluster?.coordinator;
+          const coordinators = this.#o.cluster?.coordinators() ?? [];
           const { from, token } = action.request;
-          if (coordinator !== undefined && from !== "") {
-            this.#o.network.send(this.id, coordinator, { kind: "coord-request", token, cmd: action.cmd, ctx: action.ctx, replyTo: from });
+          // Published to the subject: every subscriber gets it, none may (the lease is moving).
+          if (from !== "") {
+            for (const coordinator of coordinators) {
+              this.#o.network.send(this.id, coordinator, { kind: "coord-request", token, cmd: action.cmd, ctx: action.ctx, replyTo: from });
+            }
           }
           break;
         }

@@ -22,6 +22,7 @@ import { slotOfInode } from "@antler/slots";
 import { checkLog, checkNamespace, checkServing } from "./checkers.ts";
 import { NodeClock } from "./clock.ts";
 import { MountClient } from "./client.ts";
+import { SimCoordinatorLease } from "./coordinator-lease.ts";
 import { CoordinatorNode, coordinatorCallTiming } from "./coordinator-node.ts";
 import { defaultClientTiming, DirectClient } from "./direct-client.ts";
 import { FaultInjector } from "./faults.ts";
@@ -46,6 +47,12 @@ export interface ShardedSimulationOptions {
   readonly placement: Placement;
   /** Shard groups (2–4); drawn from the seed when omitted. */
   readonly shards?: number;
+  /**
+   * Routers that can coordinate (1–2; drawn from the seed when omitted): one, as the minimal
+   * profile, where a dead coordinator's transactions are finished by the shards' resolvers or its
+   * own restart; two, as the ha profile, sharing the coordinator lease (coordinator-lease.ts).
+   */
+  readonly routers?: number;
   /** Broken on purpose (variants.ts): the coordinator's, the shard drivers' or the gateways' faults. */
   readonly variant?: VariantFaults;
   readonly swarm?: Partial<Swarm>;
@@ -67,6 +74,8 @@ export interface ShardedSimulationResult {
     readonly opsAnswered: number;
     /** Client requests the coordinator answered (forwarded by a shard). */
     readonly coordinated: number;
+    /** Times a stalled coordinator and its successor were both subscribed (both coordinated). */
+    readonly coordinatorOverlaps: number;
     /** Transactions committed on at least one shard / aborted everywhere they were prepared. */
     readonly txCommitted: number;
     readonly txAborted: number;
@@ -87,6 +96,11 @@ const metaId = 0x5eed_5eedn;
 /** A seed's number of shard groups, drawn from its own stream so the swarm's draws stay as they are. */
 export function drawShardCount(root: Prng): number {
   return root.fork("shards").int(2, 4);
+}
+
+/** A seed's number of routers, drawn from its own stream too. */
+export function drawRouterCount(root: Prng): number {
+  return root.fork("routers").int(1, 2);
 }
 
 /** Shard maps by placement and shard count: 2048 rendezvous hashes are worth computing once. */
@@ -124,7 +138,7 @@ export async function runShardedSimulation(options: ShardedSimulationOptions): P
   const slotsOf = Array.from({ length: shardCount }, (_, shard) => map.slots.flatMap((owner, slot) => (owner === shard ? [slot] : [])));
   const shardOfInode = (inode: number): number => shardForSlot(map, slotOfInode(inode));
   const replicaIds = Array.from({ length: shardCount }, (_, shard) => Array.from({ length: swarm.replicas }, (_, i) => `shard${shard}-r${i}`));
-  const coordinatorId = "coord";
+  const coordinatorIds = ["coord", "coord2"].slice(0, options.routers ?? drawRouterCount(root));
 
   const newStateMachine = (shard: number) => (): StateMachine =>
     createStateMachine({ shardId: shard, metaId, slots: slotsOf[shard]!, slotOfNewDirectory: directorySlot, defaultTrashtimeSeconds: swarm.trashTimeSeconds });
@@ -220,7 +234,7 @@ export async function runShardedSimulation(options: ShardedSimulationOptions): P
         cluster: {
           shardId: shard,
           slot: slotsOf[shard]![0]!,
-          coordinator: coordinatorId,
+          coordinators: () => coordinatorLease.subscribers(),
           replicasOfInode: (inode) => replicaIds[shardOfInode(inode)]!,
           decisionBucket: txnBucket,
           resolveAfterMs: limits.txResolveAfterMs,
@@ -235,37 +249,44 @@ export async function runShardedSimulation(options: ShardedSimulationOptions): P
 
   const coordinatorReplies = new Map<string, CoordinatorReply>();
   const forwarded = new Map<string, { readonly cmd: Command; readonly ctx: Ctx; readonly stamp: number }>();
-  const coordinator = new CoordinatorNode({
-    id: coordinatorId,
-    loop,
-    network,
-    js,
-    clock: newClock(),
-    prng: root.fork("coordinator"),
-    decisionBucket: txnBucket,
-    shardOfSlot: (slot) => shardForSlot(map, slot),
-    slotOfShard: (shard) => slotsOf[shard]![0]!,
-    replicasOfShard: (shard) => replicaIds[shard]!,
-    directorySlot,
-    faults: options.variant,
-    ...coordinatorCallTiming,
-    observer: {
-      forwarded: (cmd, ctx) => {
-        main.note(`${coordinatorId} gets ${cmd.kind} ${ctx.requestId ?? ""}`);
-        if (ctx.requestId !== undefined && !forwarded.has(ctx.requestId)) forwarded.set(ctx.requestId, { cmd, ctx, stamp: stored });
-      },
-      coordinated: (execId, cmd, ctx, result) => {
-        main.note(`${coordinatorId} answers ${cmd.kind} ${ctx.requestId ?? ""} (${execId}): status ${result.status}`);
-        coordinatorReplies.set(execId, { cmd, ctx, result, stamp: stored });
-        // The clients check every reply against the execution that made it.
-        const execution: Execution<MetaRequestRef> = { request: { from: coordinatorId, token: 0 }, cmd, ctx, result, ref: { seq: 0 }, wrote: false };
-        main.replies.set(execId, { node: coordinatorId, execution });
-      },
-      note: (text) => main.note(text),
-    },
-  });
-  incarnations.set(coordinatorId, () => coordinator.incarnation);
-  coordinator.start();
+  // Two routers able to coordinate; the lease decides which are subscribed (coordinator-lease.ts).
+  const coordinators = coordinatorIds.map(
+    (id) =>
+      new CoordinatorNode({
+        id,
+        loop,
+        network,
+        js,
+        clock: newClock(),
+        prng: root.fork(id === "coord" ? "coordinator" : id),
+        decisionBucket: txnBucket,
+        shardOfSlot: (slot) => shardForSlot(map, slot),
+        slotOfShard: (shard) => slotsOf[shard]![0]!,
+        replicasOfShard: (shard) => replicaIds[shard]!,
+        directorySlot,
+        faults: options.variant,
+        ...coordinatorCallTiming,
+        observer: {
+          forwarded: (cmd, ctx) => {
+            main.note(`${id} gets ${cmd.kind} ${ctx.requestId ?? ""}`);
+            if (ctx.requestId !== undefined && !forwarded.has(ctx.requestId)) forwarded.set(ctx.requestId, { cmd, ctx, stamp: stored });
+          },
+          coordinated: (execId, cmd, ctx, result) => {
+            main.note(`${id} answers ${cmd.kind} ${ctx.requestId ?? ""} (${execId}): status ${result.status}`);
+            coordinatorReplies.set(execId, { cmd, ctx, result, stamp: stored });
+            // The clients check every reply against the execution that made it.
+            const execution: Execution<MetaRequestRef> = { request: { from: id, token: 0 }, cmd, ctx, result, ref: { seq: 0 }, wrote: false };
+            main.replies.set(execId, { node: id, execution });
+          },
+          note: (text) => main.note(text),
+        },
+      }),
+  );
+  const coordinatorLease = new SimCoordinatorLease(loop, root.fork("coordinator-lease"), main, coordinators);
+  for (const coordinator of coordinators) {
+    incarnations.set(coordinator.id, () => coordinator.incarnation);
+    coordinator.start();
+  }
   for (const replica of replicas) replica.start();
 
   const route = (cmd: Command): readonly string[] => {
@@ -338,7 +359,7 @@ export async function runShardedSimulation(options: ShardedSimulationOptions): P
   for (const client of clients) client.start(perClient);
 
   const faults = new FaultInjector(
-    { loop, prng: root.fork("faults"), replicas, gateways, clientIds: clients.map((c) => c.id), network, js, history: main, coordinator },
+    { loop, prng: root.fork("faults"), replicas, gateways, clientIds: clients.map((c) => c.id), network, js, history: main, coordinators: { nodes: coordinators, lease: coordinatorLease } },
     swarm.faultMeanIntervalMs,
     swarm.trashTimeSeconds > 0 && swarm.trashTimeSeconds <= 3_600 ? 2 * 3_600_000 : 3_000,
   );
@@ -358,8 +379,8 @@ export async function runShardedSimulation(options: ShardedSimulationOptions): P
         fail(`a node crashed on an exception: ${describeError(error)}`);
         return;
       }
-      if (coordinator.activity) {
-        coordinator.activity = false;
+      if (coordinators.some((c) => c.activity)) {
+        for (const c of coordinators) c.activity = false;
         await drainMicrotasks();
       }
       if (main.requestIdReuse !== null) fail(main.requestIdReuse);
@@ -371,7 +392,7 @@ export async function runShardedSimulation(options: ShardedSimulationOptions): P
     }
   };
 
-  const describeCluster = (): string => [...replicas.map((r) => r.describe()), coordinator.describe()].join("; ");
+  const describeCluster = (): string => [...replicas.map((r) => r.describe()), ...coordinators.map((c) => c.describe()), coordinatorLease.describe()].join("; ");
 
   // Safety phase.
   await runUntil(allDone, 600_000);
@@ -383,7 +404,12 @@ export async function runShardedSimulation(options: ShardedSimulationOptions): P
   js.setFaults({ ...swarm.jetstream, answerLossProbability: 0, requestLossProbability: 0 });
   for (const replica of replicas) if (!replica.alive) replica.start();
   for (const gateway of gateways) if (!gateway.alive) gateway.restart();
-  if (!coordinator.alive) coordinator.start();
+  for (const coordinator of coordinators) {
+    if (coordinator.alive) continue;
+    coordinator.start();
+    coordinatorLease.restarted();
+  }
+  coordinatorLease.settle();
   const leaderOf = (shard: number): ShardNode | undefined =>
     replicas.find((r) => r.id.startsWith(`shard${shard}-`) && r.alive && r.driver?.role === "leader" && r.holdsLease);
   const everyShardServes = (): boolean => Array.from({ length: shardCount }, (_, shard) => leaderOf(shard)).every((r) => r !== undefined);
@@ -411,7 +437,7 @@ export async function runShardedSimulation(options: ShardedSimulationOptions): P
       const history = shardHistories[Number(/^shard(\d+)-/.exec(r.id)![1])]!;
       return r.driver !== null && r.driver.logSeq === history.log.length && r.driver.inFlight === null;
     });
-  const quiet = (): boolean => coordinator.running === 0 && caughtUp() && preparedNow().length === 0;
+  const quiet = (): boolean => coordinators.every((c) => c.running === 0) && caughtUp() && preparedNow().length === 0;
   await runUntil(quiet, loop.nowMs + limits.txResolveAfterMs + limits.txCommitPatienceMs + 20_000);
   const run: ShardedRun = {
     shards: shardHistories,
@@ -466,6 +492,7 @@ export async function runShardedSimulation(options: ShardedSimulationOptions): P
       opsIssued: main.ops.length,
       opsAnswered: main.ops.filter((op) => op.execId !== undefined).length,
       coordinated: coordinatorReplies.size,
+      coordinatorOverlaps: coordinatorLease.overlaps,
       ...txOutcomes,
       resolvedCommit: resolved.commit,
       resolvedAbort: resolved.abort,
