@@ -11,6 +11,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { encodeRequest } from "@antler/mfs-wire";
 import { clusterMetaIdKey, Header, Status } from "@antler/ops";
 import { openBucket } from "@antler/io-nats";
 import { connectRedis, sessionKey } from "@antler/io-redis";
@@ -153,6 +154,53 @@ describe("gateway process", { timeout: 120_000 }, () => {
       assert.notEqual(afterRestart.request.ctx.requestId, beforeRestart.request.ctx.requestId);
     } finally {
       again.destroy();
+    }
+  });
+
+  test("a mutation in flight when its gateway is killed keeps its request id when the mount re-sends it to the next gateway", async () => {
+    const mkdirsOf = (sessionId: number) => cluster.seen.filter((s) => s.request.ctx.sessionId === sessionId && s.request.cmd.kind === "mkdir");
+    const mkdir = (name: string) =>
+      encodeRequest({ kind: "mkdir", msgid: 41, parent: 1, name: new TextEncoder().encode(name), mode: 0o755, umask: 0, credentials: { uid: 0, gids: [0], form: "list" }, copysgid: 0 });
+    const redis = await connectRedis(cluster.redis.url);
+    const client = await MfsTestClient.connect(gateway.port);
+    let again: MfsTestClient | null = null;
+    try {
+      const { sessionId } = await client.register("/mnt/resend");
+      // The stand-in shard holds this one 300 ms: the gateway dies with it in flight.
+      client.sendRaw(mkdir(slowName));
+      await waitFor(() => mkdirsOf(sessionId).length === 1);
+      const first = mkdirsOf(sessionId)[0]!.request.ctx.requestId!;
+      // Recorded in the session's hash before the call left the gateway.
+      assert.equal((await redis.hget(sessionKey(sessionId), "u:41"))?.split("\n")[0], first);
+      await gateway.stop("SIGKILL");
+      gateway = await cluster.startGateway({ port: gateway.port });
+
+      again = await MfsTestClient.connect(gateway.port);
+      assert.equal(await again.reconnect(sessionId, metaId), Status.OK);
+      // mfsmount re-sends the same bytes: the new gateway sends them with the original id, so a
+      // shard that ran the first sending answers from memory instead of creating twice.
+      const sentBefore = mkdirsOf(sessionId).length;
+      again.sendRaw(mkdir(slowName));
+      const reply = await again.next();
+      assert.deepEqual([...reply.payload.subarray(0, 4)], [0, 0, 0, 41]);
+      // (The gateway's own hedge after 250 ms may have sent it twice: with the same id too.)
+      const resent = mkdirsOf(sessionId).slice(sentBefore).map((s) => s.request.ctx.requestId);
+      assert.ok(resent.length >= 1);
+      assert.deepEqual(new Set(resent), new Set([first]));
+      // Once the reply has surely arrived (the connection stayed open), the record goes...
+      const deadline = Date.now() + 10_000;
+      while ((await redis.hexists(sessionKey(sessionId), "u:41")) === 1) {
+        assert.ok(Date.now() < deadline, "the answered request's record was never cleared");
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      // ...and the thread's next request on msgid 41, even with the same content, is a new one.
+      again.sendRaw(mkdir(slowName));
+      await again.next();
+      assert.notEqual(mkdirsOf(sessionId).at(-1)!.request.ctx.requestId, first);
+    } finally {
+      client.destroy();
+      again?.destroy();
+      redis.disconnect();
     }
   });
 

@@ -110,7 +110,7 @@ export async function startTestCluster(): Promise<TestCluster> {
     for (const key of msg.headers?.keys() ?? []) headers.set(key, msg.headers!.get(key));
     seen.push({ request, headers });
     const reply = { data: encodeMessage(answer(request)) };
-    if (request.cmd.kind === "lookup" && request.cmd.name === slowName) {
+    if ((request.cmd.kind === "lookup" || request.cmd.kind === "mkdir") && request.cmd.name === slowName) {
       return new Promise((resolve) => setTimeout(() => resolve(reply), slowReplyMs));
     }
     return reply;
