@@ -252,6 +252,14 @@ test("snapshots: version 3 is JSON lines with chunks; versions 2 and 1 still imp
   const fromV1 = fresh();
   fromV1.importState(v1);
   assert.deepEqual(fromV1.exportState(), v2);
+  // An early version-3 snapshot still carries the per-thread re-send memory (replaced by request
+  // ids, ADR 0009): it imports, and the field is dropped.
+  const lines = new TextDecoder().decode(v2).split("\n");
+  const earlyHeader = decodeMessage(new TextEncoder().encode(lines[0]!)) as Record<string, unknown>;
+  const withResends = [new TextDecoder().decode(encodeMessage({ ...earlyHeader, resends: [["1:7", { fingerprint: "00", result: { status: 0 } }]] })), ...lines.slice(1)].join("\n");
+  const fromEarlyV3 = fresh();
+  fromEarlyV3.importState(new TextEncoder().encode(withResends));
+  assert.deepEqual(fromEarlyV3.exportState(), v2);
   // A version-2 snapshot (before chunks) imports with an empty chunk table.
   const plain = new Harness();
   plain.mkdir(1, "x");
