@@ -43,6 +43,10 @@ const steps = 200;
  * old one, re-sent after a reconnect, was answered OK and never ran. Shards no longer guess: the
  * gateway records each unanswered request with the session and gives a re-send its original
  * request id (ADR 0009).
+ * 801298: a rename out of a sticky directory was allowed by the entry's shard by the owner the
+ * coordinator had inspected; a chown landed before the node's shard prepared (and locked) the
+ * node, so a rename the sticky bit forbids committed. Edge parts now carry that owner and the
+ * node's shard answers TXLOCKED (stale facts) when it changed.
  */
 const regressions = [
   { seed: 200156, steps: 300 },
@@ -53,6 +57,7 @@ const regressions = [
   { seed: 27, steps },
   { seed: 500023, steps: 300 },
   { seed: 500141, steps: 300 },
+  { seed: 801298, steps: 300 },
 ] as const;
 for (const regression of regressions) {
   test(`regression seed ${regression.seed} (steps ${regression.steps})`, async () => {

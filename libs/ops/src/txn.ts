@@ -123,15 +123,26 @@ export type TxPart =
   /**
    * The edge parent/name of `inode` goes away: unlink (not a directory), rmdir (a directory, empty),
    * replaced (the target of a rename; a directory must be empty). The node is then disposed of as
-   * an unlink would (trash, sustained, freed, or kept while other edges remain).
+   * an unlink would (trash, sustained, freed, or kept while other edges remain). `ownerUid`: the
+   * node's owner as the entry's shard judged the sticky-bit rule by it (`nodeUid` / `replaceUid`);
+   * a node whose owner changed since is stale facts (TXLOCKED: planned again). Absent in parts
+   * prepared before it existed.
    */
-  | { readonly op: "edge-remove"; readonly inode: number; readonly parent: number; readonly name: Name; readonly kind: "unlink" | "rmdir" | "replaced" }
-  /** rename: the edge from.parent/from.name of `inode` becomes to.parent/to.name. Output: attr. */
+  | {
+      readonly op: "edge-remove";
+      readonly inode: number;
+      readonly parent: number;
+      readonly name: Name;
+      readonly kind: "unlink" | "rmdir" | "replaced";
+      readonly ownerUid?: number;
+    }
+  /** rename: the edge from.parent/from.name of `inode` becomes to.parent/to.name (`ownerUid` as in edge-remove). Output: attr. */
   | {
       readonly op: "edge-move";
       readonly inode: number;
       readonly from: { readonly parent: number; readonly name: Name };
       readonly to: { readonly parent: number; readonly name: Name };
+      readonly ownerUid?: number;
     };
 
 /** What a prepared or committed part answers, in the order of the parts. */

@@ -366,7 +366,7 @@ test("unlink of a remote entry: entry-remove on the parent's shard, edge-remove 
   const prepares = world.sent.filter((s) => s.cmd.kind === "txprepare").map((s) => [s.shard, (s.cmd as CommandOf<"txprepare">).parts]);
   assert.deepEqual(prepares.sort(), [
     [0, [{ op: "entry-remove", parent: dirA, name: "f", inode: fileB, kind: "unlink", nodeUid: 1000 }]],
-    [1, [{ op: "edge-remove", inode: fileB, parent: dirA, name: "f", kind: "unlink" }]],
+    [1, [{ op: "edge-remove", inode: fileB, parent: dirA, name: "f", kind: "unlink", ownerUid: 1000 }]],
   ]);
   assert.deepEqual(world.txLog().filter((t) => t.endsWith("txcommit")), ["0:txcommit", "1:txcommit"]);
   assert.equal(world.decisions.size, 0);

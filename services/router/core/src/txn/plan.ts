@@ -160,7 +160,7 @@ export async function planRemove(pc: PlanContext, cmd: CommandOf<"unlink" | "rmd
   // name is as good as gone.
   if (node.node === null) return failure(Status.ENOENT);
   parts.add(ports, slotOfInode(cmd.parent), { op: "entry-remove", parent: cmd.parent, name: cmd.name, inode, kind: cmd.kind, nodeUid: node.node.uid });
-  parts.add(ports, slotOfInode(inode), { op: "edge-remove", inode, parent: cmd.parent, name: cmd.name, kind: cmd.kind });
+  parts.add(ports, slotOfInode(inode), { op: "edge-remove", inode, parent: cmd.parent, name: cmd.name, kind: cmd.kind, ownerUid: node.node.uid });
   // Removals: the entry goes first, so no entry ever names a node that is already gone.
   const order = [entryShard, nodeShard];
   return { kind: "parts", participants: parts.participants(order), checkOrder: order, answer: { kind: "removed", inode } };
@@ -277,13 +277,15 @@ export async function planRename(pc: PlanContext, cmd: CommandOf<"rename">, dept
     replaceUid: replacedFacts === null ? 0 : replacedFacts.uid,
   });
   const nodeShard = parts.add(ports, slotOfInode(inode), {
-    op: "edge-move", inode, from: { parent: cmd.parentSrc, name: cmd.nameSrc }, to: { parent: cmd.parentDst, name: cmd.nameDst },
+    op: "edge-move", inode, from: { parent: cmd.parentSrc, name: cmd.nameSrc }, to: { parent: cmd.parentDst, name: cmd.nameDst }, ownerUid: moved.node.uid,
   });
   // A target entry naming a node that does not exist (damage fsck reports) is just replaced.
   const replacedShard =
     replaced === null || replacedFacts === null
       ? null
-      : parts.add(ports, slotOfInode(replaced.inode), { op: "edge-remove", inode: replaced.inode, parent: cmd.parentDst, name: cmd.nameDst, kind: "replaced" });
+      : parts.add(ports, slotOfInode(replaced.inode), {
+          op: "edge-remove", inode: replaced.inode, parent: cmd.parentDst, name: cmd.nameDst, kind: "replaced", ownerUid: replacedFacts.uid,
+        });
   if (parts.shardCount === 1 && !directoryMove) return pc.directAllowed ? { kind: "direct" } : failure(Status.EAGAIN);
   // Entries change first (the new name appears, the old one goes), then the nodes follow: the
   // moved node's edge and the replaced node's disposal. mfsmaster checks in the same order.

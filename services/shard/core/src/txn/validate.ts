@@ -111,10 +111,19 @@ function checkEdgeAdd(p: Planning, part: Extract<TxPart, { op: "edge-add" }>): C
   return { op: "edge-add" };
 }
 
+/**
+ * The entry's shard judged the sticky-bit rule by the owner the coordinator inspected; a chown
+ * between that inspection and this prepare (which locks the node) makes the judgement stale.
+ */
+function ownerChanged(node: Node, ownerUid: number | undefined): boolean {
+  return ownerUid !== undefined && node.uid !== ownerUid;
+}
+
 function checkEdgeRemove(p: Planning, part: Extract<TxPart, { op: "edge-remove" }>): Checked {
   const node = p.st.nodes.get(part.inode);
   if (node === undefined) return fail(Status.ENOENT);
   if (!node.parents.some((e) => e.parent === part.parent && e.name === part.name)) return stale;
+  if (ownerChanged(node, part.ownerUid)) return stale;
   if (part.kind === "replaced") {
     if (node.dir !== null && node.dir.entries.size > 0) return fail(Status.ENOTEMPTY);
     if ((node.eattr & eattrNoRemove) !== 0) return fail(Status.EPERM);
@@ -131,6 +140,7 @@ function checkEdgeMove(p: Planning, part: Extract<TxPart, { op: "edge-move" }>):
   const node = p.st.nodes.get(part.inode);
   if (node === undefined) return fail(Status.ENOENT);
   if (!node.parents.some((e) => e.parent === part.from.parent && e.name === part.from.name)) return stale;
+  if (ownerChanged(node, part.ownerUid)) return stale;
   if ((node.eattr & Eattr.IMMUTABLE) !== 0) return fail(Status.EPERM);
   if (node.dir === null) return { op: "edge-move" };
   const target = p.st.nodes.get(part.to.parent);

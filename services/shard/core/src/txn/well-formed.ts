@@ -82,9 +82,9 @@ export function isTxPart(part: unknown): part is TxPart {
       return isU32(part.inode) && isU32(part.parent) && isName(part.name);
     case "edge-remove":
       return isU32(part.inode) && isU32(part.parent) && isName(part.name)
-        && (part.kind === "unlink" || part.kind === "rmdir" || part.kind === "replaced");
+        && (part.kind === "unlink" || part.kind === "rmdir" || part.kind === "replaced") && (part.ownerUid === undefined || isU32(part.ownerUid));
     case "edge-move":
-      return isU32(part.inode) && isEdge(part.from) && isEdge(part.to);
+      return isU32(part.inode) && isEdge(part.from) && isEdge(part.to) && (part.ownerUid === undefined || isU32(part.ownerUid));
     default:
       return false;
   }
