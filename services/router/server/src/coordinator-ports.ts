@@ -5,16 +5,27 @@
  *
  * A shard without a leader (no responders: a failover in progress) is asked again after a short,
  * growing pause until the call's time (limits.txShardCallTimeoutMs) is up; a shard that answers
- * MOVED owns the slot no longer, so the map is refreshed and the call sent again. Everything else
- * that prevents an answer is a ShardUnavailableError: the coordinator only repeats idempotent
- * commands after one.
+ * MOVED owns the slot no longer, so the map is refreshed and the call sent again.
+ *
+ * A call still unanswered after limits.txShardCallHedgeMs is sent again ("hedged", the delay
+ * doubling up to limits.txShardCallHedgeMaxMs) while the earlier sendings keep waiting; the first
+ * reply wins. A leader that loses its lease drops what it had taken without answering (its lease
+ * guard holds the replies back), so without the hedge a txprepare that reached a leader in its
+ * last moments waited out the whole call time although a standby served ~0.4 s later — and the
+ * client got EAGAIN for a shard that was only failing over. Sending again is safe: every call has
+ * its own request id (`${txid}/<n>`), and the shard answers a repeated one from its request-id
+ * memory (txprepare: from the prepared transaction, same parts) or joins it to the one in
+ * progress, on the old leader's log as on the new one's.
+ *
+ * Everything else that prevents an answer is a ShardUnavailableError: the coordinator only
+ * repeats idempotent commands after one.
  */
 import { limits } from "@antler/base";
 import { newHeaders, type NatsConnection } from "@antler/io-nats";
 import { encodeMessage, Header, parseResult, routeOf, shardRequestSubject, slotOfInode, Status, type Command, type Ctx, type Result } from "@antler/ops";
 import { shardForSlot, ShardUnavailableError, type CoordinatorEvent, type CoordinatorPorts, type ShardMap } from "@antler/router-core";
 import type { Placement } from "@antler/slots";
-import { injectTrace, SpanKind, withSpan } from "@antler/telemetry";
+import { injectTrace, SpanKind, withSpan, type Logger } from "@antler/telemetry";
 import type { DecisionStore } from "./coordinator-decisions.ts";
 
 export interface NatsCoordinatorPortsOptions {
@@ -27,6 +38,12 @@ export interface NatsCoordinatorPortsOptions {
   readonly decisions: DecisionStore;
   /** Time one call may take in all, retries included (limits.txShardCallTimeoutMs). */
   readonly callTimeoutMs?: number;
+  /** First hedge of an unanswered call (limits.txShardCallHedgeMs); doubles up to hedgeMaxMs. */
+  readonly hedgeMs?: number;
+  /** Largest pause between hedges (limits.txShardCallHedgeMaxMs). */
+  readonly hedgeMaxMs?: number;
+  /** Told about calls that stayed unanswered (the coordinator then answers EAGAIN or leaves it to a resolver). */
+  readonly logger?: Logger;
   readonly event?: (event: CoordinatorEvent) => void;
 }
 
@@ -34,8 +51,17 @@ export interface NatsCoordinatorPortsOptions {
 const retryPauseMinMs = 10;
 const retryPauseMaxMs = 200;
 
+/** Sendings of one call waiting at once (the first and its hedges). */
+const sendingsInFlightMax = 8;
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** How one sending of a call ended. */
+type Sending = { readonly id: number; readonly result: Result } | { readonly id: number; readonly err: unknown };
+
+function isTimeout(err: unknown): boolean {
+  return err instanceof Error && err.name === "TimeoutError";
+}
 
 function isNoResponders(err: unknown): boolean {
   return (err as { isNoResponders?: () => boolean } | null)?.isNoResponders?.() === true;
@@ -51,6 +77,8 @@ function slotOfCommand(cmd: Command): number {
 export function natsCoordinatorPorts(options: NatsCoordinatorPortsOptions): CoordinatorPorts {
   const { nc, decisions } = options;
   const callTimeoutMs = options.callTimeoutMs ?? limits.txShardCallTimeoutMs;
+  const hedgeMs = options.hedgeMs ?? limits.txShardCallHedgeMs;
+  const hedgeMaxMs = Math.max(hedgeMs, options.hedgeMaxMs ?? limits.txShardCallHedgeMaxMs);
   let slotsOfShards: { version: number; slots: Map<number, number> } | null = null;
 
   const once = (cmd: Command, ctx: Ctx, slot: number, map: ShardMap, timeoutMs: number): Promise<Result> => {
@@ -78,21 +106,58 @@ export function natsCoordinatorPorts(options: NatsCoordinatorPortsOptions): Coor
   return {
     async call(cmd, ctx) {
       const slot = slotOfCommand(cmd);
-      const deadline = performance.now() + callTimeoutMs;
-      for (let round = 0; ; round++) {
-        const left = deadline - performance.now();
-        if (left <= 0) throw new ShardUnavailableError(`no answer to ${cmd.kind} for slot ${slot} within ${callTimeoutMs} ms`);
-        try {
-          const result = await once(cmd, ctx, slot, options.map(), left);
-          if (result.status !== Status.MOVED) return result;
-          await options.refreshMap().catch(() => {});
-        } catch (err) {
-          if (err instanceof ShardUnavailableError) throw err;
-          // A timeout used up the call's time; "no responders" is a leader being replaced.
-          if (!isNoResponders(err)) throw new ShardUnavailableError(`${cmd.kind} for slot ${slot}: ${String(err)}`, { cause: err });
+      const startedMs = performance.now();
+      const deadline = startedMs + callTimeoutMs;
+      const inFlight = new Map<number, Promise<Sending>>();
+      let sendings = 0;
+      let nextSendMs = startedMs;
+      let hedgeDelayMs = hedgeMs;
+      let pauseRound = 0;
+      let lastProblem = "no reply in time";
+      while (true) {
+        const now = performance.now();
+        if (now >= nextSendMs && now < deadline && inFlight.size < sendingsInFlightMax) {
+          const id = ++sendings;
+          inFlight.set(
+            id,
+            once(cmd, ctx, slot, options.map(), deadline - now).then(
+              (result): Sending => ({ id, result }),
+              (err: unknown): Sending => ({ id, err }),
+            ),
+          );
+          // Unanswered by then, it is sent again while this sending keeps waiting.
+          nextSendMs = now + hedgeDelayMs;
+          hedgeDelayMs = Math.min(hedgeDelayMs * 2, hedgeMaxMs);
         }
-        await sleep(Math.min(retryPauseMinMs * 2 ** round, retryPauseMaxMs));
+        const canSendLater = inFlight.size < sendingsInFlightMax && nextSendMs < deadline && performance.now() < deadline;
+        if (inFlight.size === 0 && !canSendLater) break;
+        const waitMs = canSendLater ? Math.max(0, nextSendMs - performance.now()) : null;
+        const settled = await Promise.race([...inFlight.values(), ...(waitMs === null ? [] : [sleep(waitMs).then(() => null)])]);
+        if (settled === null) continue;
+        inFlight.delete(settled.id);
+        if ("result" in settled) {
+          if (settled.result.status !== Status.MOVED) return settled.result;
+          lastProblem = "MOVED";
+          await options.refreshMap().catch(() => {});
+        } else {
+          const { err } = settled;
+          if (err instanceof ShardUnavailableError) throw err;
+          // A timeout means the call's time is up (each sending may wait until the deadline).
+          if (isTimeout(err)) {
+            lastProblem = "no reply in time";
+            continue;
+          }
+          // "No responders" is a leader being replaced; anything else will not get better.
+          if (!isNoResponders(err)) throw new ShardUnavailableError(`${cmd.kind} for slot ${slot}: ${String(err)}`, { cause: err });
+          lastProblem = "no responders";
+        }
+        // The next sending is a fresh one (to the map as refreshed, or to the next leader).
+        hedgeDelayMs = hedgeMs;
+        nextSendMs = Math.min(nextSendMs, performance.now() + Math.min(retryPauseMinMs * 2 ** pauseRound++, retryPauseMaxMs));
       }
+      const detail = `no answer to ${cmd.kind} for slot ${slot} within ${callTimeoutMs} ms (${sendings} sendings; last: ${lastProblem})`;
+      options.logger?.warn("shard call unanswered", { kind: cmd.kind, slot, requestId: ctx.requestId, sendings, lastProblem, ms: Math.round(performance.now() - startedMs) });
+      throw new ShardUnavailableError(detail);
     },
     decide: (decision) => decisions.decide(decision),
     readDecision: (txid) => decisions.read(txid),

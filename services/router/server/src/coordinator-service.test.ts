@@ -238,3 +238,68 @@ test("ports: a shard without a leader for a moment and a MOVED answer are retrie
   assert.equal(ports.slotOfShard(1), 1);
   assert.equal(ports.shardOfSlot(limits.slotCount - 2), 0);
 });
+
+test("ports: a call taken by a leader that then loses its lease (and never answers) is sent again and answered by the next leader", async () => {
+  const ports = natsCoordinatorPorts({
+    nc,
+    map: () => map,
+    refreshMap: async () => {},
+    placement: { directorySlot: () => 0 },
+    decisions: createDecisionStore(decisionsBucket),
+    callTimeoutMs: 5_000,
+    hedgeMs: 100,
+    hedgeMaxMs: 200,
+  });
+  // The old leader of shard 1 takes everything and answers nothing (its lease guard holds the
+  // replies back); 150 ms later it stops serving and a standby takes over.
+  const swallowed: (string | undefined)[] = [];
+  const stalled = nc.subscribe(shardRequestSubject(1), { callback: (_err, msg) => void swallowed.push(msg.headers?.get(Header.requestId)) });
+  await nc.flush();
+  const seen: Parameters<typeof fakeShard>[1] = [];
+  let next: Subscription | null = null;
+  setTimeout(() => {
+    stalled.unsubscribe();
+    next = fakeShard(1, seen);
+  }, 150);
+  const cmd: Command = { kind: "txprepare", slot: 1, txid: "h#1", clientRequestId: "h", parts: [{ op: "node-new", spec, slot: 1, parent: 1, name: nameFromText("d") }] } as Command;
+  const started = Date.now();
+  try {
+    const result = await ports.call(cmd, { sessionId: 0, uid: 0, gids: [0], sesflags: 0, rootInode: 1, requestId: "h#1/1" });
+    const tookMs = Date.now() - started;
+    assert.equal(result.status, Status.OK);
+    assert.ok(swallowed.length >= 1, "the old leader took the call");
+    assert.ok(seen.length >= 1 && seen.every((s) => s.kind === "txprepare" && s.requestId === "h#1/1"), "every copy carries the call's request id");
+    assert.deepEqual(new Set(swallowed), new Set(["h#1/1"]));
+    assert.ok(tookMs < 1_500, `answered by the next leader in ${tookMs} ms, not after the call's 5 s`);
+  } finally {
+    await sleep(200);
+    stalled.unsubscribe();
+    (next as Subscription | null)?.unsubscribe();
+  }
+});
+
+test("ports: a shard that takes calls and never answers makes the call unavailable after its time, not earlier", async () => {
+  const ports = natsCoordinatorPorts({
+    nc,
+    map: () => map,
+    refreshMap: async () => {},
+    placement: { directorySlot: () => 0 },
+    decisions: createDecisionStore(decisionsBucket),
+    callTimeoutMs: 600,
+    hedgeMs: 100,
+    hedgeMaxMs: 200,
+  });
+  let taken = 0;
+  const silent = nc.subscribe(shardRequestSubject(1), { callback: () => void taken++ });
+  await nc.flush();
+  const started = Date.now();
+  try {
+    await assert.rejects(ports.call({ kind: "txabort", slot: 1, txid: "s#1" }, { sessionId: 0, uid: 0, gids: [0], sesflags: 0, rootInode: 1, requestId: "s#1/3" }), ShardUnavailableError);
+    const tookMs = Date.now() - started;
+    assert.ok(tookMs >= 590 && tookMs < 1_000, `gave up after ${tookMs} ms`);
+    // Sent at 0, 100, 300 and 500 ms (the hedge delay doubles up to 200 ms).
+    assert.equal(taken, 4);
+  } finally {
+    silent.unsubscribe();
+  }
+});

@@ -78,6 +78,7 @@ async function main(): Promise<void> {
         },
         placement,
         decisions,
+        logger,
         event,
       }),
   });
