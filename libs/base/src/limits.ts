@@ -266,10 +266,28 @@ export const remoteAttrAttempts = 3;
 export const remoteAttrRetryPauseMs = 50;
 /** ...and with at most this many GETATTRs of one request in flight (a big READDIR). */
 export const remoteAttrConcurrencyMax = 64;
-/** Attempts of one coordinated operation whose prepares conflict (TXLOCKED) before the client gets EAGAIN. */
-export const txAttemptsMax = 20;
-/** Random backoff between conflicting attempts: up to this × attempt number. */
+/**
+ * A coordinated operation whose attempts conflict (TXLOCKED) is retried until it has waited this
+ * long, then the client gets EAGAIN. It must outlast the locks of a transaction whose coordinator
+ * died after preparing it: those go only when its participants' resolvers abort it, at most
+ * txResolveAfterMs + txResolveIntervalMs (2.5 s) after the prepare, plus their decision write and
+ * abort under load. The client's own earlier attempt is such a transaction when the coordinator
+ * is killed mid-operation: the re-run of a directory move finds its own locks on its ancestry
+ * walk. With 20 attempts and no time bound the re-run gave up after ~1–1.5 s, before the
+ * resolvers (EAGAIN in the sharded crash e2e, ha profile, after a coordinator kill). Far below
+ * the gateway's metaRequestRetryTotalMs: the client is answered long before it gives up.
+ */
+export const txConflictPatienceMs = 5_000;
+/**
+ * Attempts of one coordinated operation at most (each is a txid, and a later retry of the request
+ * reads the decisions of all of them): a bound above what txConflictPatienceMs allows with the
+ * backoff below (~100), so the patience is what ends a conflict.
+ */
+export const txAttemptsMax = 200;
+/** Random backoff between conflicting attempts: up to this × attempt number... */
 export const txConflictBackoffMs = 5;
+/** ...but at most this (a lock's release is noticed within it). */
+export const txConflictBackoffMaxMs = 100;
 /**
  * The coordinator lease (router): the holder renews every coordinatorLeaseRenewMs and stops
  * coordinating after coordinatorLeaseMs without a successful renewal; another router claims a

@@ -430,6 +430,70 @@ test("a coordinator dying between prepare and decision: the participants' abort 
   assert.deepEqual(cluster.prepared(), [[], []]);
 });
 
+test("a directory move whose coordinator died after preparing it: the client's retry outwaits its own locks until the resolvers abort them", async () => {
+  // Seen in the sharded crash e2e (ha profile, coordinator killed): the retry on the new
+  // coordinator re-ran the move, whose ancestry walk refused to pass the destination its own
+  // orphaned attempt held; after 20 quick attempts (~1–1.5 s) it answered EAGAIN, before the
+  // participants' resolvers (txResolveAfterMs after the prepare) had aborted that attempt.
+  const cluster = new Cluster(2);
+  const p = inodeOf(await cluster.client(mkdirCmd(1, nameOn(1, 0, 2, "P"))));
+  const q = inodeOf(await cluster.client(mkdirCmd(1, nameOn(1, 1, 2, "Q"))));
+  const aName = nameOn(p, 1, 2, "a");
+  const a = inodeOf(await cluster.client(mkdirCmd(p, aName)));
+  const request = { ctx: ctxOf(), cmd: { kind: "rename", parentSrc: p, nameSrc: nameFromText(aName), parentDst: q, nameDst: nameFromText("a") } as Command };
+  const txid = `${request.ctx.requestId}#1`;
+  // The first coordinator prepares every participant, then never writes its decision (killed).
+  cluster.coordinator = new Coordinator({ ...portsOf(cluster), decide: () => new Promise<TxDecision>(() => {}) });
+  void cluster.client(request.cmd, request.ctx);
+  for (let i = 0; i < 500 && cluster.prepared().flat().length < 2; i++) await turn();
+  assert.deepEqual(cluster.prepared(), [[txid], [txid]]);
+  const preparedAtMs = cluster.nowMsValue;
+
+  // The participants' resolvers act once the transaction is txResolveAfterMs (+ one interval) old.
+  const base = portsOf(cluster);
+  let resolved = false;
+  cluster.coordinator = new Coordinator({
+    ...base,
+    sleep: async (ms) => {
+      await base.sleep(ms);
+      if (!resolved && cluster.nowMsValue - preparedAtMs >= limits.txResolveAfterMs + limits.txResolveIntervalMs) {
+        resolved = true;
+        await cluster.resolve();
+      }
+    },
+  });
+  const startedMs = cluster.nowMsValue;
+  const retried = await cluster.client(request.cmd, request.ctx);
+  assert.equal(inodeOf(retried), a, "the retry moved the directory");
+  assert.ok(resolved, "it waited for the resolvers");
+  assert.ok(cluster.nowMsValue - startedMs < limits.txConflictPatienceMs, "within the conflict patience");
+  assert.equal(cluster.decisions.get(txid)?.decision, "abort", "the orphaned attempt was aborted by its participants");
+  assert.deepEqual(await cluster.pathOf(a), [a, q, 1]);
+  assert.equal((await cluster.lookup(p, aName)).status, Status.ENOENT);
+  assert.deepEqual(cluster.prepared(), [[], []]);
+});
+
+test("conflicts that outlast the patience give EAGAIN (and leave nothing prepared)", async () => {
+  const cluster = new Cluster(2);
+  const p = inodeOf(await cluster.client(mkdirCmd(1, nameOn(1, 0, 2, "P"))));
+  const q = inodeOf(await cluster.client(mkdirCmd(1, nameOn(1, 1, 2, "Q"))));
+  const aName = nameOn(p, 1, 2, "a");
+  const a = inodeOf(await cluster.client(mkdirCmd(p, aName)));
+  const request = { ctx: ctxOf(), cmd: { kind: "rename", parentSrc: p, nameSrc: nameFromText(aName), parentDst: q, nameDst: nameFromText("a") } as Command };
+  cluster.coordinator = new Coordinator({ ...portsOf(cluster), decide: () => new Promise<TxDecision>(() => {}) });
+  void cluster.client(request.cmd, request.ctx);
+  for (let i = 0; i < 500 && cluster.prepared().flat().length < 2; i++) await turn();
+  // No resolver runs: the locks stay, and the retry gives up after its patience, not before.
+  cluster.coordinator = new Coordinator(cluster, { conflictPatienceMs: 1_000 });
+  const startedMs = cluster.nowMsValue;
+  assert.deepEqual(await cluster.client(request.cmd, request.ctx), { status: Status.EAGAIN });
+  const waitedMs = cluster.nowMsValue - startedMs;
+  assert.ok(waitedMs >= 1_000 && waitedMs < 1_000 + limits.txConflictBackoffMaxMs + 50, `gave up after ${waitedMs} ms`);
+  await cluster.resolve();
+  assert.deepEqual(await cluster.pathOf(a), [a, p, 1]);
+  assert.deepEqual(cluster.prepared(), [[], []]);
+});
+
 test("a coordinator dying between decision and commit: a new coordinator finishes it and answers the retry", async () => {
   const cluster = new Cluster(2);
   const name = nameOn(1, 1, 2, "half");

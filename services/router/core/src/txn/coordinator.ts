@@ -9,7 +9,12 @@
  * idempotent — and answered from the participants), an "abort" moves on to the next number, and
  * the first number without a decision is run. An attempt whose prepare finds an inode held by
  * another transaction (TXLOCKED), or whose "commit" loses to a participant's "abort", is aborted
- * and retried as the next number after a random backoff growing with the attempt.
+ * and retried as the next number after a random backoff growing with the attempt (capped).
+ * Conflicts are retried until the request has waited limits.txConflictPatienceMs (or made
+ * limits.txAttemptsMax attempts): a lock can belong to a transaction whose coordinator died
+ * after preparing it — also the request's own earlier attempt, whose re-run from the client's
+ * retry finds its own locks (a directory move's ancestry walk refuses to pass them) — and such a
+ * lock goes only when the participants' resolvers abort it, txResolveAfterMs after the prepare.
  *
  * Failures. Any participant that may hold a prepared transaction (its prepare succeeded, or its
  * answer was lost) is told to abort after "abort" is stored, so its resolver agrees even if our
@@ -53,10 +58,14 @@ const coordinatedKinds: ReadonlySet<CommandKind> = new Set<CommandKind>(["mkdir"
 const newNodeKinds: ReadonlySet<CommandKind> = new Set<CommandKind>(["mkdir", "mknod", "create", "symlink"]);
 
 export interface CoordinatorOptions {
-  /** Attempts before a conflicting request gets EAGAIN (limits.txAttemptsMax). */
+  /** Attempts at most before a conflicting request gets EAGAIN (limits.txAttemptsMax). */
   readonly attemptsMax?: number;
-  /** Backoff between conflicting attempts: random up to this × attempt (limits.txConflictBackoffMs). */
+  /** A conflicting request gets EAGAIN once it has waited this long (limits.txConflictPatienceMs). */
+  readonly conflictPatienceMs?: number;
+  /** Backoff between conflicting attempts: random up to this × attempt (limits.txConflictBackoffMs)... */
   readonly conflictBackoffMs?: number;
+  /** ...and at most this (limits.txConflictBackoffMaxMs). */
+  readonly conflictBackoffMaxMs?: number;
   /** Ancestors a directory move may walk (limits.txAncestryDepthMax). */
   readonly ancestryDepthMax?: number;
   /** How long a commit keeps trying an unreachable participant (limits.txCommitPatienceMs). */
@@ -81,7 +90,9 @@ const CallNumber = { inspect: 0, prepare: 1, commit: 2, abort: 3, answer: 4 } as
 export class Coordinator {
   readonly #ports: CoordinatorPorts;
   readonly #attemptsMax: number;
+  readonly #conflictPatienceMs: number;
   readonly #conflictBackoffMs: number;
+  readonly #conflictBackoffMaxMs: number;
   readonly #ancestryDepthMax: number;
   readonly #commitPatienceMs: number;
   readonly #answersRememberedMax: number;
@@ -94,7 +105,9 @@ export class Coordinator {
   constructor(ports: CoordinatorPorts, options: CoordinatorOptions = {}) {
     this.#ports = ports;
     this.#attemptsMax = options.attemptsMax ?? limits.txAttemptsMax;
+    this.#conflictPatienceMs = options.conflictPatienceMs ?? limits.txConflictPatienceMs;
     this.#conflictBackoffMs = options.conflictBackoffMs ?? limits.txConflictBackoffMs;
+    this.#conflictBackoffMaxMs = options.conflictBackoffMaxMs ?? limits.txConflictBackoffMaxMs;
     this.#ancestryDepthMax = options.ancestryDepthMax ?? limits.txAncestryDepthMax;
     this.#commitPatienceMs = options.commitPatienceMs ?? limits.txCommitPatienceMs;
     this.#answersRememberedMax = options.answersRememberedMax ?? limits.txAnswersRememberedMax;
@@ -146,6 +159,7 @@ export class Coordinator {
   }
 
   async #attempts(request: MetaRequest, requestId: string): Promise<[Result, number]> {
+    const patienceEndMs = this.#ports.nowMs() + this.#conflictPatienceMs;
     for (let attempt = 1; attempt <= this.#attemptsMax; attempt++) {
       const txid = txidOf(requestId, attempt);
       const stored = await this.#ports.readDecision(txid);
@@ -157,7 +171,9 @@ export class Coordinator {
       const outcome = await this.#attempt(request, txid, requestId.endsWith(directSuffix));
       if (outcome.kind === "answer") return [outcome.result, attempt];
       this.#ports.event?.({ kind: "conflict", txid });
-      await this.#ports.sleep(this.#conflictBackoffMs * attempt * this.#ports.random());
+      if (this.#ports.nowMs() >= patienceEndMs) return [{ status: Status.EAGAIN }, attempt];
+      const backoffMs = Math.min(this.#conflictBackoffMs * attempt, this.#conflictBackoffMaxMs);
+      await this.#ports.sleep(backoffMs * this.#ports.random());
     }
     return [{ status: Status.EAGAIN }, this.#attemptsMax];
   }
