@@ -47,6 +47,12 @@ const steps = 200;
  * coordinator had inspected; a chown landed before the node's shard prepared (and locked) the
  * node, so a rename the sticky bit forbids committed. Edge parts now carry that owner and the
  * node's shard answers TXLOCKED (stale facts) when it changed.
+ * 900477 (two routers): a coordinator stalled mid-request and its successor ran different attempts
+ * of one link; the successor's attempt committed, the name was moved away, and the stalled one's
+ * later attempt committed too: the link was applied twice. A shard now refuses a txprepare for a
+ * client request that another attempt carried out there (TXTAKEN), and the coordinator answers
+ * from that attempt's decision. (Replayed on the code of the sweep that found it, the seed fails
+ * without the check; later changes moved its schedule, so here it guards the scenario only.)
  */
 const regressions = [
   { seed: 200156, steps: 300 },
@@ -58,6 +64,7 @@ const regressions = [
   { seed: 500023, steps: 300 },
   { seed: 500141, steps: 300 },
   { seed: 801298, steps: 300 },
+  { seed: 900477, steps: 300 },
 ] as const;
 for (const regression of regressions) {
   test(`regression seed ${regression.seed} (steps ${regression.steps})`, async () => {

@@ -63,6 +63,11 @@ export const Status = {
   MOVED: 250,
   /** A prepared cross-shard transaction holds an inode the request needs: retry shortly. */
   TXLOCKED: 251,
+  /**
+   * txprepare: another attempt (txid) of the same client request already committed here — two
+   * routers coordinated the request at once. The coordinator answers from that attempt's decision.
+   */
+  TXTAKEN: 252,
 } as const;
 export type Status = (typeof Status)[keyof typeof Status];
 /** A status other than OK. */

@@ -196,6 +196,21 @@ test("mkdir across shards: entry-new then node-new, commit on the node's shard f
   assert.deepEqual(world.events.at(-1), { kind: "coordinated", command: "mkdir", status: Status.OK, attempts: 1 });
 });
 
+test("a participant answering TXTAKEN: another router's attempt of this request committed, and its decision answers", async () => {
+  // Two routers coordinating one request at once (a lease handover): the other one's attempt #3
+  // committed; ours (attempt #1) must not apply the request a second time.
+  const world = new World();
+  world.decisions.set(txidOf("r9", 3), { decision: "commit", txid: txidOf("r9", 3), participants: [1, 0], newInode: makeInode(slotOf(1), 100), by: "coordinator" });
+  world.shards[0]!.refusePrepare = (_parts, txid) => (txid === txidOf("r9", 1) ? Status.TXTAKEN : null);
+  const result = await new Coordinator(world).coordinate({ ctx: ctx("r9"), cmd: mkdir() });
+  assert.equal(result.status, Status.OK);
+  assert.equal((result as { inode: number }).inode, makeInode(slotOf(1), 100));
+  // Nothing of attempt #1 was committed; attempt #3's commit was (re)sent to its participants.
+  const commits = world.sent.filter((s) => s.cmd.kind === "txcommit").map((s) => (s.cmd as CommandOf<"txcommit">).txid);
+  assert.ok(commits.length > 0 && commits.every((txid) => txid === txidOf("r9", 3)), commits.join(", "));
+  assert.equal(world.decisions.get(txidOf("r9", 1)), undefined, "no decision needed: nothing was prepared for #1");
+});
+
 test("a request without a request id, or of a kind the coordinator does not do, is EINVAL", async () => {
   const coordinator = new Coordinator(new World());
   assert.deepEqual(await coordinator.coordinate({ ctx: ctx(), cmd: mkdir() }), { status: Status.EINVAL });

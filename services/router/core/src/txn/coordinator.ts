@@ -76,8 +76,11 @@ export interface CoordinatorOptions {
   readonly moveLockStaleMs?: number;
 }
 
-/** How an attempt ended: an answer for the client, or a conflict to retry as the next attempt. */
-type AttemptOutcome = { readonly kind: "answer"; readonly result: Result } | { readonly kind: "retry" };
+/**
+ * How an attempt ended: an answer for the client, a conflict to retry as the next attempt, or
+ * "taken": another attempt of the request committed (a participant answered TXTAKEN).
+ */
+type AttemptOutcome = { readonly kind: "answer"; readonly result: Result } | { readonly kind: "retry" } | { readonly kind: "taken" };
 
 const answer = (result: Result): AttemptOutcome => ({ kind: "answer", result });
 const statusOnly = (status: ErrorStatus): AttemptOutcome => answer({ status });
@@ -170,12 +173,35 @@ export class Coordinator {
       }
       const outcome = await this.#attempt(request, txid, requestId.endsWith(directSuffix));
       if (outcome.kind === "answer") return [outcome.result, attempt];
+      if (outcome.kind === "taken") {
+        // Another router ran an attempt of this request at the same time (a lease handover) and
+        // it committed: that attempt's decision answers the client.
+        const committed = await this.#committedAttempt(requestId);
+        this.#ports.event?.({ kind: "recovered", txid: committed?.txid ?? txid });
+        return [committed === null ? { status: Status.EAGAIN } : await this.#finishStored(request, committed), attempt];
+      }
       this.#ports.event?.({ kind: "conflict", txid });
       if (this.#ports.nowMs() >= patienceEndMs) return [{ status: Status.EAGAIN }, attempt];
       const backoffMs = Math.min(this.#conflictBackoffMs * attempt, this.#conflictBackoffMaxMs);
       await this.#ports.sleep(backoffMs * this.#ports.random());
     }
     return [{ status: Status.EAGAIN }, this.#attemptsMax];
+  }
+
+  /**
+   * The committed attempt of `requestId`, read from the decisions (null once they were forgotten,
+   * txDecisionRetainMs after the commit: the client then retries and gets EAGAIN). Read in
+   * batches: another router's attempt numbers are not ours.
+   */
+  async #committedAttempt(requestId: string): Promise<TxDecision | null> {
+    const batch = 20;
+    for (let first = 1; first <= this.#attemptsMax; first += batch) {
+      const numbers = Array.from({ length: Math.min(batch, this.#attemptsMax - first + 1) }, (_, i) => first + i);
+      const stored = await Promise.all(numbers.map((n) => this.#ports.readDecision(txidOf(requestId, n))));
+      const committed = stored.find((d) => d?.decision === "commit");
+      if (committed !== undefined && committed !== null) return committed;
+    }
+    return null;
   }
 
   /** One attempt: plan, prepare, decide, commit. Directory moves run it under the move lock. */
@@ -330,6 +356,8 @@ export class Coordinator {
       const acknowledged = await this.#abortAll(request.ctx, txid, mayHold);
       if (acknowledged && stored !== null) await this.#forget(txid);
     }
+    // The request was carried out by another attempt: whatever else failed follows from that.
+    if (outcomes.some((o) => o.kind === "failed" && o.status === Status.TXTAKEN)) return { kind: "taken" };
     if (status !== undefined) return statusOnly(status);
     const failed = outcomes.find((o) => o.kind === "failed");
     if (failed === undefined) return statusOnly(Status.EAGAIN);

@@ -2,6 +2,11 @@
  * The plan half of txprepare, txcommit and txabort (@antler/ops txn.ts): what the coordinator's
  * tx commands do to this shard, decided against its state. The three are idempotent, because
  * the coordinator (or its successor, or the shard's own resolver) may send each more than once:
+ * - txprepare for a client request that another txid already carried out here (committed) is
+ *   TXTAKEN: one transaction per request. Two routers may coordinate one request at once (a lease
+ *   handover) and run different attempts; every attempt touches the same parent directories,
+ *   whose locks serialize them, so the shard owning one sees the first commit before the second
+ *   prepare — without this check, the second would apply the request again.
  * - txprepare of a prepared txid with the same parts answers the outputs it answered first, and
  *   logs nothing; with other parts it is TXLOCKED (a coordinator that restarted ran the attempt
  *   again and planned it from newer facts: answering the old outputs would commit the old parts
@@ -30,6 +35,8 @@ export function planTxPrepare(p: Planning, cmd: CommandOf<"txprepare">): Planned
   if (prepared !== undefined) return sameValue(prepared.parts, cmd.parts) ? { status: Status.OK, outputs: prepared.outputs } : fail(Status.TXLOCKED);
   if (p.st.decidedTxns.has(cmd.txid)) return fail(Status.EINVAL);
   if (typeof cmd.clientRequestId !== "string" || !isTxParts(cmd.parts)) return fail(Status.EINVAL);
+  const taken = p.st.txRequests.get(cmd.clientRequestId);
+  if (taken !== undefined && taken !== cmd.txid && p.st.decidedTxns.get(taken) === "commit") return fail(Status.TXTAKEN);
   // One new node per transaction: the decision record carries a single newInode.
   if (cmd.parts.filter((part) => part.op === "node-new").length > 1) return fail(Status.EINVAL);
   if (cmd.parts.filter((part) => part.op === "entry-new").length > 1) return fail(Status.EINVAL);

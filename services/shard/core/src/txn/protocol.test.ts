@@ -50,6 +50,23 @@ test("repeated txprepare, txcommit and txabort are answered without new entries"
   assert.ok(!a.names(1).includes("e"));
 });
 
+test("one transaction per client request: another attempt of a request committed here is TXTAKEN, of an aborted one is not", () => {
+  // Found by the sharded simulation with two routers (seed 900477): a stalled coordinator and its
+  // successor ran different attempts of one link; both committed, the link was applied twice.
+  const s = new Shards(2);
+  const inode = (1 << 20) | 5;
+  okOutputs(s.prepare(0, "r#1", [mkdirPart(1, "d")], undefined, "r"), "prepare");
+  okOutputs(s.commit(0, "r#1", inode), "commit");
+  // The name is free again (removed by someone), yet the request was carried out.
+  const taken = s.prepare(0, "r#3", [mkdirPart(1, "x")], undefined, "r");
+  assert.equal(taken.result.status, Status.TXTAKEN);
+  assert.equal(taken.entry, null);
+  // An aborted attempt carried nothing out: the next one prepares.
+  okOutputs(s.prepare(0, "q#1", [mkdirPart(1, "e")], undefined, "q"), "prepare");
+  s.abort(0, "q#1");
+  okOutputs(s.prepare(0, "q#2", [mkdirPart(1, "e")], undefined, "q"), "prepare");
+});
+
 test("tx commands routed by a slot this shard does not own are MOVED", () => {
   const s = new Shards(2);
   const moved = s.at(0).exec({ kind: "txprepare", slot: 1, txid: "m#1", parts: [mkdirPart(1, "d")], clientRequestId: "m" }, rootCtx);

@@ -42,7 +42,12 @@ export class Shards {
     return { ...ctx, requestId: `${txid}/${++this.#requestNo}` };
   }
 
-  prepare(k: number, txid: string, parts: readonly TxPart[], ctx: Ctx = rootCtx, clientRequestId = txid.split("#")[0]!): Execution {
+  /**
+   * txprepare of `txid` for `clientRequestId` — by default the txid itself: tests name unrelated
+   * transactions "x#1", "x#2", and a shard takes two committed attempts of ONE request for a
+   * request carried out twice (TXTAKEN).
+   */
+  prepare(k: number, txid: string, parts: readonly TxPart[], ctx: Ctx = rootCtx, clientRequestId = txid): Execution {
     return this.at(k).exec({ kind: "txprepare", slot: k, txid, parts, clientRequestId }, this.#ctx(txid, ctx));
   }
 
