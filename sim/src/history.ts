@@ -84,7 +84,11 @@ export class History implements ShardObserver {
    * remembered, so an id reused for another command gets another command's answer.
    */
   #noteRequestId(requestId: string | undefined, cmd: Command): void {
-    if (requestId === undefined) return;
+    // txprepare is the exception by design: a coordinator that re-runs an attempt (after a crash,
+    // or a second router during a lease handover) prepares the same txid from newer facts under
+    // the same call id, and shards never answer txprepare from request-id memory — it is
+    // idempotent by txid and parts (an equal prepare gets its outputs, another one TXLOCKED).
+    if (requestId === undefined || cmd.kind === "txprepare") return;
     const text = this.#commandKey(cmd);
     const first = this.#commandOfRequest.get(requestId);
     if (first === undefined) this.#commandOfRequest.set(requestId, text);

@@ -290,33 +290,36 @@ export function checkShardedLinearizable(run: ShardedRun): { readonly failure: s
   };
 
   // Coordinator success answers without a transaction behind them (a rename onto another name of
-  // the same node): when the request arrived or when it was answered, both names named one node.
+  // the same node): at some moment between the request's arrival and the answer, both names named
+  // one node (the coordinator confirms it under the source's lock, anywhere in that window; a
+  // second router may answer long after the first did).
   const committedRequests = new Set([...txs.values()].filter((tx) => tx.committed.size > 0).map((tx) => originOf(tx.clientRequestId ?? requestIdOfTxid(tx.txid))));
   for (const write of writes) {
     const rid = write.execution?.ctx.requestId;
     if (rid?.endsWith("/direct") === true) committedRequests.add(originOf(rid));
   }
-  const probes: { readonly position: number; readonly execId: string }[] = [];
+  const answerWindows = new Map<string, { readonly start: number; readonly end: number }>();
   const noOpConfirmed = new Set<string>();
   const pending = new Map<string, CoordinatorReply>();
   for (const [execId, reply] of run.coordinatorReplies) {
     if (reply.result.status !== Status.OK || committedRequests.has(originOf(reply.ctx.requestId ?? ""))) continue;
     pending.set(execId, reply);
     const arrived = run.forwarded.get(reply.ctx.requestId ?? "")?.stamp ?? reply.stamp;
-    probes.push({ position: arrived * S + S - 1, execId }, { position: reply.stamp * S + S - 1, execId });
+    answerWindows.set(execId, { start: arrived * S + S - 1, end: reply.stamp * S + S - 1 });
   }
-  probes.sort((a, b) => a.position - b.position);
-  let nextProbe = 0;
   const sameNode = (cmd: Command): boolean => {
     if (cmd.kind !== "rename") return false;
     const src = model.nodes.get(cmd.parentSrc)?.children?.get(cmd.nameSrc);
     return src !== undefined && src === model.nodes.get(cmd.parentDst)?.children?.get(cmd.nameDst);
   };
+  /** The model now holds the state between the previous write and `position`: probe the windows that overlap it. */
+  let previous = -Infinity;
   const probesBefore = (position: number): void => {
-    while (nextProbe < probes.length && probes[nextProbe]!.position < position) {
-      const probe = probes[nextProbe++]!;
-      if (sameNode(pending.get(probe.execId)!.cmd)) noOpConfirmed.add(probe.execId);
+    for (const [execId, window] of answerWindows) {
+      if (noOpConfirmed.has(execId) || window.start >= position || window.end < previous) continue;
+      if (sameNode(pending.get(execId)!.cmd)) noOpConfirmed.add(execId);
     }
+    previous = position;
   };
 
   const applied = new Set<string>();

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { before, test } from "node:test";
 import { createPlacement, type Placement } from "@antler/slots";
 import { runShardedSimulation } from "./sharded-simulation.ts";
+import { hostileSwarm } from "./simulation.ts";
 import { variants } from "./variants.ts";
 
 let placement: Placement;
@@ -53,6 +54,11 @@ const steps = 200;
  * client request that another attempt carried out there (TXTAKEN), and the coordinator answers
  * from that attempt's decision. (Replayed on the code of the sweep that found it, the seed fails
  * without the check; later changes moved its schedule, so here it guards the scenario only.)
+ * Checker corrections found by the same sweeps (the product was right): 1001157 — a second
+ * router re-ran an attempt from newer facts under the same txprepare call id, which the history
+ * took for a reused request id (txprepare is idempotent by txid and parts, never by id); 60298
+ * (hostile, two routers) — a rename onto another name of the same node was confirmed by the
+ * second router between arrival and answer, while the checker only looked at those two moments.
  */
 const regressions = [
   { seed: 200156, steps: 300 },
@@ -65,11 +71,20 @@ const regressions = [
   { seed: 500141, steps: 300 },
   { seed: 801298, steps: 300 },
   { seed: 900477, steps: 300 },
+  { seed: 1001157, steps: 300 },
+  { seed: 60298, steps: 300, routers: 2, hostile: true },
 ] as const;
-for (const regression of regressions) {
-  test(`regression seed ${regression.seed} (steps ${regression.steps})`, async () => {
-    const result = await runShardedSimulation({ seed: regression.seed, steps: regression.steps, placement });
-    assert.equal(result.failure, null, `replay: npm run sim -- --sharded --seed ${regression.seed} --steps ${regression.steps}`);
+for (const regression of regressions as readonly { seed: number; steps: number; routers?: number; hostile?: boolean }[]) {
+  const flags = `${regression.routers !== undefined ? ` --routers ${regression.routers}` : ""}${regression.hostile === true ? " --hostile" : ""}`;
+  test(`regression seed ${regression.seed} (steps ${regression.steps}${flags})`, async () => {
+    const result = await runShardedSimulation({
+      seed: regression.seed,
+      steps: regression.steps,
+      placement,
+      ...(regression.routers !== undefined ? { routers: regression.routers } : {}),
+      ...(regression.hostile === true ? { swarm: hostileSwarm } : {}),
+    });
+    assert.equal(result.failure, null, `replay: npm run sim -- --sharded --seed ${regression.seed} --steps ${regression.steps}${flags}`);
   });
 }
 
