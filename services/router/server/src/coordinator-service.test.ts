@@ -239,17 +239,22 @@ test("ports: a shard without a leader for a moment and a MOVED answer are retrie
   assert.equal(ports.shardOfSlot(limits.slotCount - 2), 0);
 });
 
-test("ports: a call taken by a leader that then loses its lease (and never answers) is sent again and answered by the next leader", async () => {
-  const ports = natsCoordinatorPorts({
+/** Ports that hedge quickly (100 ms, then 200 ms) within `callTimeoutMs`. */
+function hedgingPorts(callTimeoutMs: number) {
+  return natsCoordinatorPorts({
     nc,
     map: () => map,
     refreshMap: async () => {},
     placement: { directorySlot: () => 0 },
     decisions: createDecisionStore(decisionsBucket),
-    callTimeoutMs: 5_000,
+    callTimeoutMs,
     hedgeMs: 100,
     hedgeMaxMs: 200,
   });
+}
+
+test("ports: a call taken by a leader that then loses its lease (and never answers) is sent again and answered by the next leader", async () => {
+  const ports = hedgingPorts(5_000);
   // The old leader of shard 1 takes everything and answers nothing (its lease guard holds the
   // replies back); 150 ms later it stops serving and a standby takes over.
   const swallowed: (string | undefined)[] = [];
@@ -279,16 +284,7 @@ test("ports: a call taken by a leader that then loses its lease (and never answe
 });
 
 test("ports: a shard that takes calls and never answers makes the call unavailable after its time, not earlier", async () => {
-  const ports = natsCoordinatorPorts({
-    nc,
-    map: () => map,
-    refreshMap: async () => {},
-    placement: { directorySlot: () => 0 },
-    decisions: createDecisionStore(decisionsBucket),
-    callTimeoutMs: 600,
-    hedgeMs: 100,
-    hedgeMaxMs: 200,
-  });
+  const ports = hedgingPorts(600);
   let taken = 0;
   const silent = nc.subscribe(shardRequestSubject(1), { callback: () => void taken++ });
   await nc.flush();

@@ -430,11 +430,11 @@ test("a coordinator dying between prepare and decision: the participants' abort 
   assert.deepEqual(cluster.prepared(), [[], []]);
 });
 
-test("a directory move whose coordinator died after preparing it: the client's retry outwaits its own locks until the resolvers abort them", async () => {
-  // Seen in the sharded crash e2e (ha profile, coordinator killed): the retry on the new
-  // coordinator re-ran the move, whose ancestry walk refused to pass the destination its own
-  // orphaned attempt held; after 20 quick attempts (~1–1.5 s) it answered EAGAIN, before the
-  // participants' resolvers (txResolveAfterMs after the prepare) had aborted that attempt.
+/**
+ * A directory P/a (on shard 1) moving to Q on shard 1, whose coordinator prepared every
+ * participant and died before deciding: its locks stay until the participants' resolvers act.
+ */
+async function orphanedMove() {
   const cluster = new Cluster(2);
   const p = inodeOf(await cluster.client(mkdirCmd(1, nameOn(1, 0, 2, "P"))));
   const q = inodeOf(await cluster.client(mkdirCmd(1, nameOn(1, 1, 2, "Q"))));
@@ -442,11 +442,19 @@ test("a directory move whose coordinator died after preparing it: the client's r
   const a = inodeOf(await cluster.client(mkdirCmd(p, aName)));
   const request = { ctx: ctxOf(), cmd: { kind: "rename", parentSrc: p, nameSrc: nameFromText(aName), parentDst: q, nameDst: nameFromText("a") } as Command };
   const txid = `${request.ctx.requestId}#1`;
-  // The first coordinator prepares every participant, then never writes its decision (killed).
   cluster.coordinator = new Coordinator({ ...portsOf(cluster), decide: () => new Promise<TxDecision>(() => {}) });
   void cluster.client(request.cmd, request.ctx);
   for (let i = 0; i < 500 && cluster.prepared().flat().length < 2; i++) await turn();
   assert.deepEqual(cluster.prepared(), [[txid], [txid]]);
+  return { cluster, p, q, a, aName, request, txid };
+}
+
+test("a directory move whose coordinator died after preparing it: the client's retry outwaits its own locks until the resolvers abort them", async () => {
+  // Seen in the sharded crash e2e (ha profile, coordinator killed): the retry on the new
+  // coordinator re-ran the move, whose ancestry walk refused to pass the destination its own
+  // orphaned attempt held; after 20 quick attempts (~1–1.5 s) it answered EAGAIN, before the
+  // participants' resolvers (txResolveAfterMs after the prepare) had aborted that attempt.
+  const { cluster, p, q, a, aName, request, txid } = await orphanedMove();
   const preparedAtMs = cluster.nowMsValue;
 
   // The participants' resolvers act once the transaction is txResolveAfterMs (+ one interval) old.
@@ -474,15 +482,7 @@ test("a directory move whose coordinator died after preparing it: the client's r
 });
 
 test("conflicts that outlast the patience give EAGAIN (and leave nothing prepared)", async () => {
-  const cluster = new Cluster(2);
-  const p = inodeOf(await cluster.client(mkdirCmd(1, nameOn(1, 0, 2, "P"))));
-  const q = inodeOf(await cluster.client(mkdirCmd(1, nameOn(1, 1, 2, "Q"))));
-  const aName = nameOn(p, 1, 2, "a");
-  const a = inodeOf(await cluster.client(mkdirCmd(p, aName)));
-  const request = { ctx: ctxOf(), cmd: { kind: "rename", parentSrc: p, nameSrc: nameFromText(aName), parentDst: q, nameDst: nameFromText("a") } as Command };
-  cluster.coordinator = new Coordinator({ ...portsOf(cluster), decide: () => new Promise<TxDecision>(() => {}) });
-  void cluster.client(request.cmd, request.ctx);
-  for (let i = 0; i < 500 && cluster.prepared().flat().length < 2; i++) await turn();
+  const { cluster, p, a, request } = await orphanedMove();
   // No resolver runs: the locks stay, and the retry gives up after its patience, not before.
   cluster.coordinator = new Coordinator(cluster, { conflictPatienceMs: 1_000 });
   const startedMs = cluster.nowMsValue;
