@@ -11,12 +11,14 @@ import { assert } from "@antler/base";
 import type { Logger } from "@antler/telemetry";
 import type { LogFollower } from "./log-follower.ts";
 import { LogUnavailableError, type LogRecord } from "./log-stream.ts";
-import { LogTruncatedError, type QuorumLogStream } from "./quorum-log-stream.ts";
+import { LogTruncatedError, realJournalTimers, type JournalTimers, type QuorumLogStream } from "./quorum-log-stream.ts";
 
 export interface QuorumFollowOptions {
   /** Read at least this often even without a store event. */
   readonly pollMs?: number;
   readonly logger?: Logger;
+  /** Defaults to real timers; the simulation passes its fake clock's. */
+  readonly timers?: JournalTimers;
 }
 
 const defaultPollMs = 200;
@@ -24,6 +26,7 @@ const defaultPollMs = 200;
 export function followQuorumLog(log: QuorumLogStream, fromSeq: number, onRecord: (record: LogRecord) => void, options: QuorumFollowOptions = {}): LogFollower {
   assert(Number.isInteger(fromSeq) && fromSeq >= 1, "log sequences start at 1");
   const pollMs = options.pollMs ?? defaultPollMs;
+  const timers = options.timers ?? realJournalTimers;
   let next = fromSeq;
   let stopped = false;
   let pending = false;
@@ -49,9 +52,9 @@ export function followQuorumLog(log: QuorumLogStream, fromSeq: number, onRecord:
         }
         if (stopped || pending) continue;
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, pollMs);
+          const timer = timers.setTimeout(resolve, pollMs);
           wake = () => {
-            clearTimeout(timer);
+            timers.clearTimeout(timer);
             resolve();
           };
         });

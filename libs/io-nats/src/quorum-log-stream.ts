@@ -33,13 +33,45 @@
  * Fencing is exactly JetStream's: an append names the expected last sequence; a writer whose view
  * is stale is refused by a majority (the slot is taken there) and gets FencedError. A retry with
  * the same msgId after a lost acknowledgement finds its own record and succeeds.
+ *
+ * These claims are checked under faults by a deterministic simulation (quorum-sim.ts: in-memory
+ * replicas, simulated time, writer takeovers, lost/late answers, crashes, disk loss).
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import { assert } from "@antler/base";
 import { shardLogStream, shardLogSubject } from "@antler/ops";
 import type { Logger } from "@antler/telemetry";
 import { FencedError, LogUnavailableError, type LogRecord, type TruncatableLogStream } from "./log-stream.ts";
-import { JournalReplica, type ReplicaEntry, type ReplicaStreamSpec, type ReplicaView } from "./quorum-replica.ts";
+import { JournalReplica, type QuorumReplica, type ReplicaEntry, type ReplicaStreamSpec, type ReplicaView } from "./quorum-replica.ts";
+
+/**
+ * The timers the journal uses (survey grace and timeout, the repair interval). Real timers by
+ * default; the simulation (quorum-sim.ts) passes its fake clock's, so one seed replays one run.
+ */
+export interface JournalTimers {
+  setTimeout(run: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+  /** A background interval: must not keep the process alive on its own. */
+  setInterval(run: () => void, ms: number): unknown;
+  clearInterval(handle: unknown): void;
+}
+
+export const realJournalTimers: JournalTimers = {
+  setTimeout: (run, ms) => setTimeout(run, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout> | undefined),
+  setInterval: (run, ms) => {
+    const timer = setInterval(run, ms);
+    timer.unref?.();
+    return timer;
+  },
+  clearInterval: (handle) => clearInterval(handle as ReturnType<typeof setInterval> | undefined),
+};
+
+/**
+ * Where the three replicas live: the servers' connections (one R1 stream on each), or the replicas
+ * themselves (the simulation's in-memory ones; the spec's name is then only the log's name).
+ */
+export type QuorumReplicaSource = readonly NatsConnection[] | { readonly replicas: readonly QuorumReplica[] };
 
 export interface QuorumLogOptions {
   /** How long one replica's answer (append, read, probe) is awaited. */
@@ -51,7 +83,18 @@ export interface QuorumLogOptions {
   /** How often a writer checks replicas that fell behind or failed. */
   readonly repairIntervalMs?: number;
   readonly logger?: Logger;
+  /** Defaults to realJournalTimers. */
+  readonly timers?: JournalTimers;
+  /**
+   * Simulation only, never set in production: a deliberately broken protocol whose damage the
+   * simulation's checkers must catch (proof that they bite). "ack-one": an append is acknowledged
+   * once one replica stored it; "highest-end": recovery takes the highest end without agreement;
+   * "copy-blind": a repair copies without comparing the target's last record.
+   */
+  readonly brokenVariant?: QuorumBrokenVariant;
 }
+
+export type QuorumBrokenVariant = "ack-one" | "highest-end" | "copy-blind";
 
 /** The records asked for were truncated (behind a snapshot): a reader must restart from one. */
 export class LogTruncatedError extends LogUnavailableError {
@@ -82,7 +125,21 @@ const agreeAttemptsMax = 4;
 type RoundOutcome =
   | { readonly kind: "committed" }
   | { readonly kind: "fenced" }
-  | { readonly kind: "open"; readonly acks: number; readonly refusals: number };
+  | { readonly kind: "open"; readonly acks: readonly Ack[]; readonly refusals: number };
+
+/**
+ * A replica stored the record; valid while its connection has not been lost since the publish was
+ * sent. Why (found by the simulation, quorum-sim.test.ts seed 5006): replica A stored the record,
+ * then its server restarted without its disk before the second replica's acknowledgement came; the
+ * writer counted A's stale acknowledgement and told its caller "stored" for a record on one replica
+ * only, which the next recovery with all three answering dropped. A restarted server always breaks
+ * the connection, so an acknowledgement across a break is not counted (the round then goes on with
+ * the other replicas, or fails and is retried with the same msg id).
+ */
+interface Ack {
+  readonly replica: number;
+  readonly disconnects: number;
+}
 
 /** Where the log stands, from one survey. */
 interface Agreement {
@@ -121,7 +178,9 @@ export async function openQuorumLogStream(connections: readonly NatsConnection[]
 
 export class QuorumLogStream implements TruncatableLogStream {
   readonly name: string;
-  readonly #replicas: readonly JournalReplica[];
+  readonly #replicas: readonly QuorumReplica[];
+  readonly #timers: JournalTimers;
+  readonly #broken: QuorumBrokenVariant | undefined;
   readonly #graceMs: number;
   readonly #replicaTimeoutMs: number;
   readonly #readBatchSize: number;
@@ -135,19 +194,21 @@ export class QuorumLogStream implements TruncatableLogStream {
   #tracks: Track[] = [];
   /** Serialises appends and the last step of a repair. */
   #lock: Promise<unknown> = Promise.resolve();
-  #repairTimer: ReturnType<typeof setInterval> | undefined;
+  #repairTimer: unknown;
   #repairing = false;
   #closed = false;
 
-  constructor(connections: readonly NatsConnection[], spec: ReplicaStreamSpec, options: QuorumLogOptions = {}) {
-    assert(connections.length === replicaCount, `a quorum journal needs exactly ${replicaCount} connections`);
+  constructor(source: QuorumReplicaSource, spec: ReplicaStreamSpec, options: QuorumLogOptions = {}) {
     this.name = spec.name;
     this.#replicaTimeoutMs = options.replicaTimeoutMs ?? defaultReplicaTimeoutMs;
     this.#graceMs = options.surveyGraceMs ?? defaultSurveyGraceMs;
     this.#readBatchSize = options.readBatchSize ?? defaultReadBatchSize;
     this.#repairIntervalMs = options.repairIntervalMs ?? defaultRepairIntervalMs;
     this.#logger = options.logger;
-    this.#replicas = connections.map((nc, i) => new JournalReplica(i, nc, spec, this.#replicaTimeoutMs));
+    this.#timers = options.timers ?? realJournalTimers;
+    this.#broken = options.brokenVariant;
+    this.#replicas = "replicas" in source ? source.replicas : source.map((nc, i) => new JournalReplica(i, nc, spec, this.#replicaTimeoutMs));
+    assert(this.#replicas.length === replicaCount, `a quorum journal needs exactly ${replicaCount} replicas`);
   }
 
   /** Creates the streams; a majority must be reachable (the third is created when it returns). */
@@ -163,7 +224,7 @@ export class QuorumLogStream implements TruncatableLogStream {
   /** Stops background repair. The connections belong to the caller. */
   close(): void {
     this.#closed = true;
-    if (this.#repairTimer !== undefined) clearInterval(this.#repairTimer);
+    if (this.#repairTimer !== undefined) this.#timers.clearInterval(this.#repairTimer);
     this.#repairTimer = undefined;
   }
 
@@ -295,9 +356,9 @@ export class QuorumLogStream implements TruncatableLogStream {
       this.#end = undefined;
       throw new LogUnavailableError(`append to ${this.name}: only ${targets.length} of ${replicaCount} replicas are in step`);
     }
-    const first = await this.#publishRound(targets, data, expected, id, 0, 0);
+    const first = await this.#publishRound(targets, data, expected, id, [], 0);
     let outcome = first;
-    if (first.kind === "open" && first.acks > 0) {
+    if (first.kind === "open" && this.#valid(first.acks) > 0) {
       // One replica stored the record and another failed (a server just died): bring a live
       // replica that was behind into step and complete the majority now. Failing instead would
       // cost the caller a retry pause and a new survey.
@@ -312,21 +373,28 @@ export class QuorumLogStream implements TruncatableLogStream {
     }
     this.#end = undefined;
     if (outcome.kind === "fenced") throw new FencedError(this.name, expected);
-    throw new LogUnavailableError(`append to ${this.name} at ${expected + 1}: ${outcome.acks} stored, ${outcome.refusals} refused, the rest unreachable`);
+    throw new LogUnavailableError(`append to ${this.name} at ${expected + 1}: ${this.#valid(outcome.acks)} stored, ${outcome.refusals} refused, the rest unreachable`);
+  }
+
+  /** How many of `acks` still hold (see Ack). */
+  #valid(acks: readonly Ack[]): number {
+    return acks.filter((ack) => this.#replicas[ack.replica]!.disconnects === ack.disconnects).length;
   }
 
   /**
    * Sends the record at expected + 1 to `targets` and settles as soon as the outcome is known:
-   * committed (a majority stored it, counting `acks` from an earlier round), fenced (a majority
-   * holds another record there), or open (every target answered or failed without a majority).
+   * committed (a majority stored it, counting `carried` acknowledgements of an earlier round),
+   * fenced (a majority holds another record there), or open (every target answered or failed
+   * without a majority).
    */
-  #publishRound(targets: readonly number[], data: Uint8Array, expected: number, id: string, acks: number, refusals: number): Promise<RoundOutcome> {
+  #publishRound(targets: readonly number[], data: Uint8Array, expected: number, id: string, carried: readonly Ack[], refusals: number): Promise<RoundOutcome> {
+    const acks = [...carried];
     return new Promise<RoundOutcome>((resolve) => {
       let settled = 0;
       let decided = false;
       const decide = (): void => {
         if (decided) return;
-        if (acks >= majority) {
+        if (this.#valid(acks) >= (this.#broken === "ack-one" ? 1 : majority)) {
           decided = true;
           resolve({ kind: "committed" });
         } else if (refusals >= majority) {
@@ -351,10 +419,11 @@ export class QuorumLogStream implements TruncatableLogStream {
         // record that is not agreed, breaking I2.
         const previousId = track.tail > track.matched ? this.#lastId : undefined;
         track.tail = expected + 1;
+        const disconnects = this.#replicas[i]!.disconnects;
         this.#replicas[i]!.publish(data, expected, id, previousId).then(
           (outcome) => {
             if (outcome.kind === "stored" || outcome.holderId === id) {
-              acks++;
+              acks.push({ replica: i, disconnects });
               if (track.generation === generation && track.state === "ok") track.matched = Math.max(track.matched, expected + 1);
             } else {
               refusals++;
@@ -395,8 +464,7 @@ export class QuorumLogStream implements TruncatableLogStream {
       return { state: "ok", matched: view.last, tail: view.last, generation };
     });
     if (this.#repairTimer === undefined && !this.#closed) {
-      this.#repairTimer = setInterval(() => void this.#repairAll(false), this.#repairIntervalMs);
-      this.#repairTimer.unref?.();
+      this.#repairTimer = this.#timers.setInterval(() => void this.#repairAll(false), this.#repairIntervalMs);
     }
   }
 
@@ -421,15 +489,15 @@ export class QuorumLogStream implements TruncatableLogStream {
       let answered = 0;
       let settled = 0;
       let done = false;
-      let grace: ReturnType<typeof setTimeout> | undefined;
+      let grace: unknown;
       const finish = (): void => {
         if (done) return;
         done = true;
-        clearTimeout(grace);
-        clearTimeout(overall);
+        if (grace !== undefined) this.#timers.clearTimeout(grace);
+        this.#timers.clearTimeout(overall);
         resolve(views.slice());
       };
-      const overall = setTimeout(finish, this.#replicaTimeoutMs + this.#graceMs);
+      const overall = this.#timers.setTimeout(finish, this.#replicaTimeoutMs + this.#graceMs);
       this.#replicas.forEach((replica, i) => {
         replica.view().then(
           (view) => {
@@ -441,7 +509,7 @@ export class QuorumLogStream implements TruncatableLogStream {
         ).finally(() => {
           settled++;
           if (settled === replicaCount) finish();
-          else if (answered >= majority && grace === undefined && !done) grace = setTimeout(finish, this.#graceMs);
+          else if (answered >= majority && grace === undefined && !done) grace = this.#timers.setTimeout(finish, this.#graceMs);
         });
       });
     });
@@ -457,7 +525,7 @@ export class QuorumLogStream implements TruncatableLogStream {
       }
       const top = Math.max(...responders.map((i) => views[i]!.last));
       const holders = responders.filter((i) => views[i]!.last === top);
-      const agreedAtTop = this.#agreedGroup(views, holders);
+      const agreedAtTop = this.#broken === "highest-end" ? holders : this.#agreedGroup(views, holders);
       let end: number;
       let source: number;
       if (agreedAtTop !== undefined) {
@@ -475,7 +543,7 @@ export class QuorumLogStream implements TruncatableLogStream {
         const [from, into] = [holders[0]!, holders[1]!];
         this.#logger?.warn("journal replicas hold three different records at their end; replacing one", { log: this.name, top, replica: into });
         try {
-          await this.#replicas[into]!.recreate(views[from]!.first);
+          if (!(await this.#recreateIfUnchanged(into, views[into]!, views[from]!.first))) continue;
           await this.#copyInto(into, await this.#replicas[into]!.view(), from, top, views[from]!.first);
         } catch (err) {
           throw new LogUnavailableError(`log ${this.name}: could not resolve a three-way split at ${top}`, { cause: err });
@@ -495,6 +563,23 @@ export class QuorumLogStream implements TruncatableLogStream {
           completed = await this.#copyInto(into, views[into]!, from, top, views[from]!.first);
         } catch (err) {
           throw new LogUnavailableError(`log ${this.name}: could not complete record ${top}`, { cause: err });
+        }
+        if (!completed && responders.length === replicaCount && holders.length === majority) {
+          // The two holders of `top` differ there and `into`, the third, cannot take a copy: its
+          // last record is not agreed, or it is behind the truncation. Nothing at `top` is agreed;
+          // both holders hold the agreed log below it (I2), so `into` holds nothing agreed that
+          // they lack: replace it by their log up to top - 1, then the next round completes `top`.
+          // Without this (found by the simulation, quorum-sim.test.ts seed 201) no survey ever
+          // succeeded, so no writer ever adopted the log and repaired `into`: the journal stayed
+          // unavailable for good with all three servers up.
+          try {
+            if (await this.#recreateIfUnchanged(into, views[into]!, views[from]!.first)) {
+              await this.#copyInto(into, await this.#replicas[into]!.view(), from, top - 1, views[from]!.first);
+            }
+          } catch (err) {
+            throw new LogUnavailableError(`log ${this.name}: could not replace replica ${into} to decide record ${top}`, { cause: err });
+          }
+          continue;
         }
         if (!completed) throw new LogUnavailableError(`log ${this.name}: cannot decide record ${top} yet (replica ${into} needs repair)`);
         continue;
@@ -557,7 +642,7 @@ export class QuorumLogStream implements TruncatableLogStream {
   async #copyInto(into: number, intoView: ReplicaView, from: number, upTo: number, fromFirst: number): Promise<boolean> {
     const target = this.#replicas[into]!;
     const source = this.#replicas[from]!;
-    if (intoView.lastId !== undefined) {
+    if (intoView.lastId !== undefined && this.#broken !== "copy-blind") {
       const reference = intoView.last >= fromFirst ? await source.entryAt(intoView.last) : null;
       if (reference === null || reference.msgId !== intoView.lastId) return false;
     }
@@ -620,14 +705,16 @@ export class QuorumLogStream implements TruncatableLogStream {
         outcome = "ok";
       } else {
         outcome = "divergent";
-        const others = this.#tracks.filter((t, j) => j !== i && t.state === "ok" && t.matched >= end).length;
         // Recreate only while both others hold the whole agreed log: dropping this replica's
-        // records then never leaves an agreed record on a single server.
-        if (others === replicaCount - 1) {
-          this.#logger?.warn("journal replica holds a record that was never agreed; recreating it", { log: this.name, replica: i, end });
-          await replica.recreate(sourceView.first);
-          const fresh = await replica.view();
-          if (await this.#copyInto(i, fresh, sourceIndex, end, sourceView.first)) outcome = "ok";
+        // records then never leaves an agreed record on a single server. The source does; the
+        // third must be in step, or be shown to hold it (see #holdsAgreedLog).
+        const third = [0, 1, 2].find((j) => j !== i && j !== sourceIndex)!;
+        if (await this.#holdsAgreedLog(third, sourceIndex, end)) {
+          this.#logger?.warn("journal replica holds a record that was never agreed (or is behind the truncation); recreating it", { log: this.name, replica: i, end });
+          if (await this.#recreateIfUnchanged(i, view, sourceView.first)) {
+            const fresh = await replica.view();
+            if (await this.#copyInto(i, fresh, sourceIndex, end, sourceView.first)) outcome = "ok";
+          }
         }
       }
     } catch (err) {
@@ -671,6 +758,49 @@ export class QuorumLogStream implements TruncatableLogStream {
     };
     if (inline) await finish();
     else await this.#exclusive(finish);
+  }
+
+  /**
+   * Whether replica `other` holds every agreed record up to `end` (from its first record on): in
+   * step as this writer knows it, or — checked now — its record at `end` is the source's (agreed)
+   * one, so by I2 all its records up to there are agreed.
+   *
+   * Why the check (found by the simulation, quorum-sim.test.ts seeds 88, 175): replica A holds a
+   * leftover past the agreed end (a writer died after it alone stored its last record), replica B
+   * fell behind the truncation point while it was down. A new writer finds A "divergent" (never
+   * repaired while it is past the end) and B "divergent" (cannot be compared, only replaced), so
+   * only the third is in step: no append can commit, and neither A nor B was ever recreated,
+   * because each needed the other in step first. The shard stalled for good with every server
+   * up. A holds the whole agreed log below its leftover, so replacing B is safe.
+   */
+  async #holdsAgreedLog(other: number, source: number, end: number): Promise<boolean> {
+    const track = this.#tracks[other];
+    if (track !== undefined && track.state === "ok" && track.matched >= end) return true;
+    if (end === 0) return true;
+    const [view, held, reference] = await Promise.all([
+      this.#replicas[other]!.view(), this.#replicas[other]!.entryAt(end), this.#replicas[source]!.entryAt(end),
+    ]);
+    return view.last >= end && held !== null && reference !== null && held.msgId === reference.msgId;
+  }
+
+  /**
+   * Recreates replica `i` (from `firstSeq`) only if it still ends where it did when it was judged
+   * (`judged`); false when it moved meanwhile.
+   *
+   * Why (found by the simulation, quorum-sim.test.ts seeds 28, 68): the judgement "this replica's
+   * last record is not agreed, the two others hold the agreed log" can be seconds old by the time the
+   * delete arrives (slow answers, retries, the checks in between). Meanwhile the replica may have
+   * been recreated and refilled by another repair and have become one of the two copies of records
+   * a newer writer appended — a deposed writer's stale repair then deleted agreed records. Looking
+   * again just before deleting narrows that window to one round trip; it cannot close it (JetStream
+   * has no conditional delete): a delete sent late is still unfenced, see the open test for seed
+   * 3787 in quorum-sim.test.ts.
+   */
+  async #recreateIfUnchanged(i: number, judged: ReplicaView, firstSeq: number): Promise<boolean> {
+    const now = await this.#replicas[i]!.view();
+    if (now.last !== judged.last || now.lastId !== judged.lastId) return false;
+    await this.#replicas[i]!.recreate(firstSeq);
+    return true;
   }
 
   // --- truncation ----------------------------------------------------------------------------------

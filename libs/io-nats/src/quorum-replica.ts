@@ -70,7 +70,30 @@ function isStreamNotFound(err: unknown): boolean {
   return err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound;
 }
 
-export class JournalReplica {
+/**
+ * What the quorum logic needs from one replica (JournalReplica on a real server; the simulation's
+ * in-memory replica in quorum-sim-replica.ts). Every call may fail with ReplicaUnavailableError
+ * (server unreachable, answer lost or late): the call may or may not have taken effect.
+ */
+export interface QuorumReplica {
+  readonly index: number;
+  readonly name: string;
+  /**
+   * How often the connection to the server was lost so far. A server that restarted (perhaps
+   * without its disk) is one such loss: what it acknowledged before may no longer be there.
+   */
+  readonly disconnects: number;
+  ensure(): Promise<void>;
+  view(): Promise<ReplicaView>;
+  entryAt(seq: number): Promise<ReplicaEntry | null>;
+  read(from: number, to: number, batchSize: number, onEntry: (entry: ReplicaEntry) => void): Promise<void>;
+  publish(data: Uint8Array, expectedLast: number, msgId: string, previousId?: string): Promise<PublishOutcome>;
+  onPublish(onStored: () => void): () => void;
+  purgeBefore(firstKept: number): Promise<void>;
+  recreate(firstSeq: number): Promise<void>;
+}
+
+export class JournalReplica implements QuorumReplica {
   /** Position of this replica in the journal (0, 1, 2), for logs. */
   readonly index: number;
   readonly #nc: NatsConnection;
@@ -84,6 +107,7 @@ export class JournalReplica {
    * waiting for their timeout, which is what keeps the journal's stall far below a second.
    */
   #connected = true;
+  #disconnects = 0;
   readonly #onDisconnect = new Set<(err: Error) => void>();
 
   constructor(index: number, nc: NatsConnection, spec: ReplicaStreamSpec, timeoutMs: number) {
@@ -99,6 +123,7 @@ export class JournalReplica {
     for await (const status of this.#nc.status()) {
       if (status.type === "disconnect") {
         this.#connected = false;
+        this.#disconnects++;
         const err = new ReplicaUnavailableError(`${this.name}: connection to its server lost`);
         for (const fail of this.#onDisconnect) fail(err);
         this.#onDisconnect.clear();
@@ -119,6 +144,10 @@ export class JournalReplica {
 
   get name(): string {
     return `${this.#spec.name}@${this.index}`;
+  }
+
+  get disconnects(): number {
+    return this.#disconnects;
   }
 
   /** Where the server announces each stored record, headers only (see #config). */
