@@ -170,13 +170,18 @@ export class SimJournalServer {
 
   /** The server's disk is gone: it comes back without the stream. Only while crashed. */
   loseDisk(): void {
+    this.#wipe();
+    this.onChange(this, "disk lost");
+  }
+
+  /** No stream, no records: what a lost disk and a deleted stream leave. */
+  #wipe(): void {
     this.#exists = false;
     this.#records.clear();
     this.#dedupe.clear();
     this.#lastMsgId = undefined;
     this.#first = 1;
     this.#last = 0;
-    this.onChange(this, "disk lost");
   }
 
   /** A request arrives: processed now, when the server resumes, or never. */
@@ -263,12 +268,7 @@ export class SimJournalServer {
   /** `by`: who sent the request and when (for the trace: deletes that arrive late matter). */
   deleteStream(by: string): void {
     if (!this.#exists) throw new StreamMissing("stream not found");
-    this.#exists = false;
-    this.#records.clear();
-    this.#dedupe.clear();
-    this.#lastMsgId = undefined;
-    this.#first = 1;
-    this.#last = 0;
+    this.#wipe();
     this.onChange(this, `deleted (${by})`);
   }
 
