@@ -72,6 +72,15 @@ export function writeState(file: string, state: ClusterState): void {
 
 /** undefined when the file does not exist; UsageError when it exists but is not a state file. */
 export function readState(file: string): ClusterState | undefined {
+  const found = readJsonFile(file);
+  return found === undefined ? undefined : parseState(found.value, file);
+}
+
+/**
+ * The JSON in `file` (wrapped, so that a file holding `null` is told from a missing one);
+ * undefined when the file does not exist; UsageError when it is not JSON.
+ */
+export function readJsonFile(file: string): { readonly value: unknown } | undefined {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -79,13 +88,11 @@ export function readState(file: string): ClusterState | undefined {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw error;
   }
-  let value: unknown;
   try {
-    value = JSON.parse(text);
+    return { value: JSON.parse(text) as unknown };
   } catch {
     throw new UsageError(`${file} is not valid JSON`);
   }
-  return parseState(value, file);
 }
 
 export function parseState(value: unknown, source: string): ClusterState {
