@@ -792,14 +792,14 @@ export class QuorumLogStream implements TruncatableLogStream {
    * delete arrives (slow answers, retries, the checks in between). Meanwhile the replica may have
    * been recreated and refilled by another repair and have become one of the two copies of records
    * a newer writer appended — a deposed writer's stale repair then deleted agreed records. Looking
-   * again just before deleting narrows that window to one round trip; it cannot close it (JetStream
-   * has no conditional delete): a delete sent late is still unfenced, see the open test for seed
-   * 3787 in quorum-sim.test.ts.
+   * again just before deleting narrows that window to one round trip; the delete names the stream
+   * that was looked at, so one that arrives later still (seed 3787: the writer stalled with it
+   * unsent) finds that stream gone and deletes nothing (quorum-replica.ts, stream names).
    */
   async #recreateIfUnchanged(i: number, judged: ReplicaView, firstSeq: number): Promise<boolean> {
     const now = await this.#replicas[i]!.view();
-    if (now.last !== judged.last || now.lastId !== judged.lastId) return false;
-    await this.#replicas[i]!.recreate(firstSeq);
+    if (now.stream !== judged.stream || now.last !== judged.last || now.lastId !== judged.lastId) return false;
+    await this.#replicas[i]!.recreate(now, firstSeq);
     return true;
   }
 

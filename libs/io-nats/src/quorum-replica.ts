@@ -7,6 +7,16 @@
  * Each record carries its writer's `Nats-Msg-Id`, which identifies it across replicas (a record
  * copied to another replica keeps it). This class only speaks to its own server; the quorum
  * logic lives in quorum-log-stream.ts.
+ *
+ * The stream's name is `<log>_<token>`, a fresh token for every stream ever created (ADR 0007,
+ * "Replacing a replica"): replacing a replica deletes the one stream that was judged, by name, and
+ * creates a new one. JetStream's delete has no precondition, so a delete that reaches the server
+ * late (a stalled writer, a slow server) would otherwise remove whatever stream holds the name
+ * then — possibly a replacement already refilled with one of only two copies of acknowledged
+ * records (found by the simulation, seed 3787). With names never reused, a late delete finds
+ * nothing. The current stream is the one holding the log's subject: JetStream lets only one
+ * stream per server hold a subject, which is also what makes a late create fail harmlessly.
+ * A stream named exactly `<log>` (created before names carried tokens) is used as it is.
  */
 import {
   DiscardPolicy, jetstream, JetStreamApiCodes, JetStreamApiError, jetstreamManager, RetentionPolicy, StorageType,
@@ -25,6 +35,8 @@ export interface ReplicaEntry {
 
 /** What a replica holds: records first..last (none when first > last). */
 export interface ReplicaView {
+  /** The stream this view was read from; a replacement names it (QuorumReplica.recreate). */
+  readonly stream: string;
   readonly first: number;
   readonly last: number;
   /** Id of the record at `last`; undefined when the replica holds no record (empty or purged). */
@@ -90,7 +102,25 @@ export interface QuorumReplica {
   publish(data: Uint8Array, expectedLast: number, msgId: string, previousId?: string): Promise<PublishOutcome>;
   onPublish(onStored: () => void): () => void;
   purgeBefore(firstKept: number): Promise<void>;
-  recreate(firstSeq: number): Promise<void>;
+  /**
+   * Deletes the stream `judged` was read from (only that one: see the top of this file) and
+   * creates an empty one whose next record is `firstSeq`. Fails when another stream holds the
+   * subject by then (someone else replaced or re-created the replica): judge again.
+   */
+  recreate(judged: ReplicaView, firstSeq: number): Promise<void>;
+}
+
+/** A stream name never used before on any server (see the top of this file). */
+export function freshStreamName(log: string): string {
+  return `${log}_${crypto.randomUUID().replaceAll("-", "").slice(0, streamTokenChars)}`;
+}
+
+/** Hex characters of a stream's token: 64 bits, so names are never reused in practice. */
+const streamTokenChars = 16;
+
+/** Whether `stream` is one of log `log`'s streams (a token-named one, or the untokened first kind). */
+export function isStreamOfLog(stream: string, log: string): boolean {
+  return stream === log || (stream.startsWith(`${log}_`) && /^[0-9a-f]+$/.test(stream.slice(log.length + 1)));
 }
 
 export class JournalReplica implements QuorumReplica {
@@ -108,6 +138,8 @@ export class JournalReplica implements QuorumReplica {
    */
   #connected = true;
   #disconnects = 0;
+  /** The stream holding the subject as last seen (reads address it by name); found again after any failure. */
+  #stream: string | undefined;
   readonly #onDisconnect = new Set<(err: Error) => void>();
 
   constructor(index: number, nc: NatsConnection, spec: ReplicaStreamSpec, timeoutMs: number) {
@@ -155,9 +187,9 @@ export class JournalReplica implements QuorumReplica {
     return `antler.journal.stored.${this.#spec.name}`;
   }
 
-  #config(firstSeq?: number): Partial<StreamConfig> & { name: string } {
+  #config(name: string, firstSeq?: number): Partial<StreamConfig> & { name: string } {
     return {
-      name: this.#spec.name,
+      name,
       subjects: [this.#spec.subject],
       storage: StorageType.File,
       retention: RetentionPolicy.Limits,
@@ -187,46 +219,80 @@ export class JournalReplica implements QuorumReplica {
     try {
       return await this.#whileConnected(async () => body(await this.#manager()));
     } catch (err) {
+      // Whatever failed, the stream may have been replaced: find it again next time.
+      this.#stream = undefined;
       if (err instanceof ReplicaUnavailableError) throw err;
       throw new ReplicaUnavailableError(`${what} on ${this.name} failed: ${describe(err)}`, { cause: err });
     }
   }
 
+  /**
+   * The stream holding the log's subject now; with `create`, a missing one (a server that lost
+   * its disk, or a fresh one) is created empty under a fresh name. Undefined: there is none.
+   */
+  async #findStream(jsm: JetStreamManager, create: boolean): Promise<string | undefined> {
+    try {
+      const found = await jsm.streams.find(this.#spec.subject);
+      if (!isStreamOfLog(found, this.#spec.name)) {
+        throw new ReplicaUnavailableError(`subject ${this.#spec.subject} on ${this.name} is held by stream ${found}, not by a stream of this log`);
+      }
+      this.#stream = found;
+      return found;
+    } catch (err) {
+      if (!isStreamNotFound(err)) throw err;
+    }
+    if (!create) return undefined;
+    // Two processes creating at once: JetStream refuses the second (the subject is taken), which
+    // fails this call; the caller's next attempt finds the first one's stream.
+    const name = freshStreamName(this.#spec.name);
+    await jsm.streams.add(this.#config(name));
+    this.#stream = name;
+    return name;
+  }
+
+  /**
+   * Runs `body` on the stream holding the subject: the one last seen, and if that fails because
+   * it was replaced meanwhile (by another process's recreate), on the one found now — so a call
+   * behaves as if it named the subject, whichever stream holds it.
+   */
+  async #onStream<T>(jsm: JetStreamManager, body: (stream: string) => Promise<T>): Promise<T> {
+    const cached = this.#stream;
+    if (cached !== undefined) {
+      try {
+        return await body(cached);
+      } catch (err) {
+        if (err instanceof ReplicaUnavailableError) throw err;
+        const found = await this.#findStream(jsm, false);
+        if (found === cached) throw err;
+      }
+    }
+    const found = this.#stream ?? (await this.#findStream(jsm, false));
+    if (found === undefined) throw new ReplicaUnavailableError(`${this.name}: the replica has no stream`);
+    return body(found);
+  }
+
   /** Creates the stream if it does not exist. */
   async ensure(): Promise<void> {
     await this.#call("create", async (jsm) => {
-      try {
-        const info = await jsm.streams.info(this.#spec.name);
-        if (!info.config.subjects?.includes(this.#spec.subject)) {
-          throw new ReplicaUnavailableError(`stream ${this.name} exists without subject ${this.#spec.subject}`);
-        }
-      } catch (err) {
-        if (!isStreamNotFound(err)) throw err;
-        await jsm.streams.add(this.#config());
-      }
+      await this.#findStream(jsm, true);
     });
   }
 
   /** What the replica holds now. A missing stream (a server that lost its disk) is created empty. */
   async view(): Promise<ReplicaView> {
     return this.#call("view", async (jsm) => {
-      let info;
-      try {
-        info = await jsm.streams.info(this.#spec.name);
-      } catch (err) {
-        if (!isStreamNotFound(err)) throw err;
-        await jsm.streams.add(this.#config());
-        return { first: 1, last: 0, lastId: undefined };
-      }
+      const stream = (await this.#findStream(jsm, true))!;
+      // Both questions name the stream, so the view is of one stream even if it is replaced meanwhile.
+      const info = await jsm.streams.info(stream);
       const { first_seq: first, last_seq: last, messages } = info.state;
-      if (messages === 0) return { first: last + 1, last, lastId: undefined };
-      const lastId = await this.#idAt(jsm, last);
-      return { first, last, lastId };
+      if (messages === 0) return { stream, first: last + 1, last, lastId: undefined };
+      const lastId = await this.#idAt(jsm, stream, last);
+      return { stream, first, last, lastId };
     });
   }
 
-  async #idAt(jsm: JetStreamManager, seq: number): Promise<string | undefined> {
-    const msg = await jsm.direct.getMessage(this.#spec.name, { seq });
+  async #idAt(jsm: JetStreamManager, stream: string, seq: number): Promise<string | undefined> {
+    const msg = await jsm.direct.getMessage(stream, { seq });
     if (msg === null || msg.seq !== seq) return undefined;
     return msg.header?.get(msgIdHeader) || undefined;
   }
@@ -234,7 +300,7 @@ export class JournalReplica implements QuorumReplica {
   /** The record at `seq`, or null when the replica does not hold it. */
   async entryAt(seq: number): Promise<ReplicaEntry | null> {
     return this.#call(`read ${seq}`, async (jsm) => {
-      const msg = await jsm.direct.getMessage(this.#spec.name, { seq });
+      const msg = await this.#onStream(jsm, (stream) => jsm.direct.getMessage(stream, { seq }));
       if (msg === null || msg.seq !== seq) return null;
       return { seq, data: msg.data, msgId: msg.header?.get(msgIdHeader) ?? "" };
     });
@@ -245,17 +311,28 @@ export class JournalReplica implements QuorumReplica {
     let next = from;
     while (next <= to) {
       const batch = Math.min(batchSize, to - next + 1);
-      await this.#call(`read ${next}..${next + batch - 1}`, async (jsm) => {
-        const iterator = await jsm.direct.getBatch(this.#spec.name, { seq: next, batch });
+      await this.#call(`read ${next}..${next + batch - 1}`, (jsm) => this.#onStream(jsm, async (stream) => {
+        const iterator = await jsm.direct.getBatch(stream, { seq: next, batch });
         const before = next;
-        for await (const msg of iterator) {
-          if (msg.seq !== next) throw new ReplicaUnavailableError(`${this.name} has a gap: expected ${next}, got ${msg.seq}`);
-          onEntry({ seq: msg.seq, data: msg.data, msgId: msg.header?.get(msgIdHeader) ?? "" });
-          next++;
-          if (next > to) break;
+        try {
+          for await (const msg of iterator) {
+            if (msg.seq !== next) throw new ReplicaUnavailableError(`${this.name} has a gap: expected ${next}, got ${msg.seq}`);
+            try {
+              onEntry({ seq: msg.seq, data: msg.data, msgId: msg.header?.get(msgIdHeader) ?? "" });
+            } catch (err) {
+              throw new ReplicaUnavailableError(`the reader of ${this.name} failed at ${msg.seq}`, { cause: err });
+            }
+            next++;
+            if (next > to) break;
+          }
+        } catch (err) {
+          // Only a batch that failed before delivering anything is tried on a replacement stream:
+          // a failure after some records, or the caller's own, ends the read as it is.
+          if (next === before && !(err instanceof ReplicaUnavailableError)) throw err;
+          throw new ReplicaUnavailableError(`read of ${this.name} stopped at ${next}: ${describe(err)}`, { cause: err });
         }
         if (next === before) throw new ReplicaUnavailableError(`${this.name} returned nothing at ${next}`);
-      });
+      }));
     }
   }
 
@@ -275,12 +352,15 @@ export class JournalReplica implements QuorumReplica {
     try {
       const h = headers();
       h.set(msgIdHeader, msgId);
+      // No stream name is expected: whichever stream of this log holds the subject is the replica
+      // (a replacement included), and the sequence expectations are what fence the publish.
       const ack = await this.#whileConnected(() => this.#js.publish(this.#spec.subject, data, {
-        expect: { lastSequence: expectedLast, streamName: this.#spec.name, ...(previousId !== undefined ? { lastMsgID: previousId } : {}) },
+        expect: { lastSequence: expectedLast, ...(previousId !== undefined ? { lastMsgID: previousId } : {}) },
         headers: h,
         timeout: this.#timeoutMs,
         retries: 0,
       }));
+      if (!isStreamOfLog(ack.stream, this.#spec.name)) throw new ReplicaUnavailableError(`append to ${this.name} was stored by stream ${ack.stream}, not by a stream of this log`);
       if (ack.seq === seq) return { kind: "stored" };
       // A duplicate id stored elsewhere: the slot we asked for is not ours.
       return { kind: "taken", holderId: undefined };
@@ -303,21 +383,26 @@ export class JournalReplica implements QuorumReplica {
 
   /** Drops every record below `firstKept`; the last sequence is kept. */
   async purgeBefore(firstKept: number): Promise<void> {
-    await this.#call(`purge below ${firstKept}`, (jsm) => jsm.streams.purge(this.#spec.name, { seq: firstKept }));
+    await this.#call(`purge below ${firstKept}`, (jsm) => this.#onStream(jsm, (stream) => jsm.streams.purge(stream, { seq: firstKept })));
   }
 
   /**
-   * Replaces the replica by an empty stream whose next record is `firstSeq`: the only way to drop
-   * a record that is not part of the agreed log (JetStream cannot overwrite a slot).
+   * Replaces the stream `judged` was read from by an empty one, under a fresh name, whose next
+   * record is `firstSeq`: the only way to drop a record that is not part of the agreed log
+   * (JetStream cannot overwrite a slot).
    */
-  async recreate(firstSeq: number): Promise<void> {
+  async recreate(judged: ReplicaView, firstSeq: number): Promise<void> {
     await this.#call(`recreate from ${firstSeq}`, async (jsm) => {
+      this.#stream = undefined;
       try {
-        await jsm.streams.delete(this.#spec.name);
+        await jsm.streams.delete(judged.stream);
       } catch (err) {
         if (!isStreamNotFound(err)) throw err;
       }
-      await jsm.streams.add(this.#config(firstSeq));
+      // Refused when another stream holds the subject by now (someone else's replacement).
+      const name = freshStreamName(this.#spec.name);
+      await jsm.streams.add(this.#config(name, firstSeq));
+      this.#stream = name;
     });
   }
 }

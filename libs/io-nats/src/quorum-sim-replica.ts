@@ -7,10 +7,16 @@
  * - slots are write-once: a publish names the expected last sequence and is refused otherwise;
  *   `Nats-Expected-Last-Msg-Id` is checked against the id of the last stored record as the server
  *   remembers it (in memory; after a restart only if stored within the duplicate window);
- * - `Nats-Msg-Id` de-duplication within the duplicate window, checked before the expectations (a
- *   duplicate is acknowledged with the sequence of the first copy and stores nothing);
+ * - `Nats-Msg-Id` de-duplication within the duplicate window, checked after the expected last
+ *   sequence and before the expected last id, as nats-server 2.15 does (a duplicate is
+ *   acknowledged with the sequence of the first copy and stores nothing; the order is pinned by
+ *   the contract suite, quorum-replica-contract.ts);
  * - purge below a sequence keeps the last sequence; delete + add with `first_seq` (recreate); a
  *   server that lost its disk has no stream (reads fail, view/ensure create it empty);
+ * - streams have names, never reused (quorum-replica.ts): a delete names the stream it deletes
+ *   and finds nothing once that one is gone; only one stream holds the subject, so a create is
+ *   refused while another exists; a view names the stream it read, and its second request (the
+ *   last record's id) asks that stream;
  * - publishes on one connection arrive in the order sent (other requests may overtake each other);
  * - what is several requests over the wire is several here, with other processes' requests in
  *   between: a view is stream info then a direct get of the last record, a recreate is a delete
@@ -77,6 +83,13 @@ export class SimJournalNet {
   lost(): boolean {
     return this.random.chance(this.conditions.lossRate);
   }
+
+  #streamsCreated = 0;
+
+  /** A stream name never used before (JournalReplica draws a random token; a counter keeps runs replayable). */
+  freshStreamName(): string {
+    return `J${++this.#streamsCreated}`;
+  }
 }
 
 export type ServerState = "up" | "crashed" | "paused";
@@ -88,8 +101,8 @@ export class SimJournalServer {
   readonly #duplicateWindowMs: number;
   #state: ServerState = "up";
   #crashes = 0;
-  // The stream.
-  #exists = false;
+  // The stream: its name, undefined when there is none.
+  #stream: string | undefined;
   #first = 1;
   #last = 0;
   #records = new Map<number, StoredRecord>();
@@ -119,7 +132,12 @@ export class SimJournalServer {
   }
 
   get exists(): boolean {
-    return this.#exists;
+    return this.#stream !== undefined;
+  }
+
+  /** The stream's name (undefined: none). */
+  get stream(): string | undefined {
+    return this.#stream;
   }
 
   get first(): number {
@@ -176,7 +194,7 @@ export class SimJournalServer {
 
   /** No stream, no records: what a lost disk and a deleted stream leave. */
   #wipe(): void {
-    this.#exists = false;
+    this.#stream = undefined;
     this.#records.clear();
     this.#dedupe.clear();
     this.#lastMsgId = undefined;
@@ -198,38 +216,40 @@ export class SimJournalServer {
 
   // --- the stream's operations (run on arrival) --------------------------------------------------
 
-  #create(firstSeq: number): void {
-    this.#exists = true;
+  #create(name: string, firstSeq: number): void {
+    this.#stream = name;
     this.#records.clear();
     this.#dedupe.clear();
     this.#lastMsgId = undefined;
     this.#first = firstSeq;
     this.#last = firstSeq - 1;
-    this.onChange(this, `created from ${firstSeq}`);
+    this.onChange(this, `created ${name} from ${firstSeq}`);
   }
 
-  ensure(): void {
-    if (!this.#exists) this.#create(1);
+  /** Creates a stream named `name` when there is none. */
+  ensure(name: string): void {
+    if (this.#stream === undefined) this.#create(name, 1);
   }
 
-  /** Stream info (creating a missing stream, as JournalReplica.view does). */
-  info(): { readonly first: number; readonly last: number; readonly messages: number } {
-    if (!this.#exists) {
-      this.#create(1);
-      return { first: 1, last: 0, messages: 0 };
+  /** Stream info of the stream holding the subject (creating a missing one as `name`, as JournalReplica.view does). */
+  info(name: string): { readonly stream: string; readonly first: number; readonly last: number; readonly messages: number } {
+    if (this.#stream === undefined) {
+      this.#create(name, 1);
+      return { stream: name, first: 1, last: 0, messages: 0 };
     }
-    return { first: this.#records.size === 0 ? this.#last + 1 : this.#first, last: this.#last, messages: this.#records.size };
+    return { stream: this.#stream, first: this.#records.size === 0 ? this.#last + 1 : this.#first, last: this.#last, messages: this.#records.size };
   }
 
-  entryAt(seq: number): ReplicaEntry | null {
-    if (!this.#exists) throw new StreamMissing("stream not found");
+  /** Direct get; `stream` names the stream asked (undefined: the one holding the subject). */
+  entryAt(seq: number, stream?: string): ReplicaEntry | null {
+    if (this.#stream === undefined || (stream !== undefined && stream !== this.#stream)) throw new StreamMissing("stream not found");
     const record = this.#records.get(seq);
     return record === undefined ? null : { seq, data: record.data, msgId: record.msgId };
   }
 
   /** Direct get batch: up to `count` records from the first one at or after `from`. */
   batch(from: number, count: number): ReplicaEntry[] {
-    if (!this.#exists) throw new StreamMissing("stream not found");
+    if (this.#stream === undefined) throw new StreamMissing("stream not found");
     const out: ReplicaEntry[] = [];
     for (let seq = Math.max(from, this.#first); seq <= this.#last && out.length < count; seq++) {
       const record = this.#records.get(seq);
@@ -240,11 +260,11 @@ export class SimJournalServer {
 
   publish(data: Uint8Array, expectedLast: number, msgId: string, previousId: string | undefined): PublishAck {
     // No stream: nobody answers on the subject (no responders), an error for the client.
-    if (!this.#exists) throw new StreamMissing("no responders");
+    if (this.#stream === undefined) throw new StreamMissing("no responders");
     const now = this.#net.loop.nowMs;
+    if (this.#last !== expectedLast) return { kind: "refused" };
     const duplicate = this.#dedupe.get(msgId);
     if (duplicate !== undefined && now - duplicate.atMs < this.#duplicateWindowMs) return { kind: "ack", seq: duplicate.seq };
-    if (this.#last !== expectedLast) return { kind: "refused" };
     if (previousId !== undefined && previousId !== this.#lastMsgId) return { kind: "refused" };
     const seq = this.#last + 1;
     this.#records.set(seq, { seq, msgId, data, storedAtMs: now });
@@ -258,23 +278,27 @@ export class SimJournalServer {
   }
 
   purgeBefore(firstKept: number): void {
-    if (!this.#exists) throw new StreamMissing("stream not found");
+    if (this.#stream === undefined) throw new StreamMissing("stream not found");
     for (const seq of [...this.#records.keys()]) if (seq < firstKept) this.#records.delete(seq);
     if (firstKept > this.#last + 1) this.#last = firstKept - 1;
     this.#first = Math.max(this.#first, firstKept);
     this.onChange(this, `purged below ${firstKept}`);
   }
 
-  /** `by`: who sent the request and when (for the trace: deletes that arrive late matter). */
-  deleteStream(by: string): void {
-    if (!this.#exists) throw new StreamMissing("stream not found");
+  /** Deletes stream `name` if it exists. `by`: who sent the request and when (for the trace: deletes that arrive late matter). */
+  deleteStream(name: string, by: string): void {
+    if (this.#stream !== name) {
+      this.onChange(this, `delete of ${name} found no such stream (${by})`);
+      throw new StreamMissing("stream not found");
+    }
     this.#wipe();
-    this.onChange(this, `deleted (${by})`);
+    this.onChange(this, `deleted ${name} (${by})`);
   }
 
-  addStream(firstSeq: number): void {
-    if (this.#exists) throw new Error("stream name already in use with a different configuration");
-    this.#create(firstSeq);
+  /** Creates stream `name`; refused while another stream holds the subject. */
+  addStream(name: string, firstSeq: number): void {
+    if (this.#stream !== undefined) throw new Error("subjects overlap with an existing stream");
+    this.#create(name, firstSeq);
   }
 }
 
@@ -346,14 +370,16 @@ export class SimReplica implements QuorumReplica {
   }
 
   async ensure(): Promise<void> {
-    await this.#call("create", (s) => s.ensure());
+    const name = this.#net.freshStreamName();
+    await this.#call("create", (s) => s.ensure(name));
   }
 
   async view(): Promise<ReplicaView> {
-    const info = await this.#call("view", (s) => s.info());
-    if (info.messages === 0) return { first: info.last + 1, last: info.last, lastId: undefined };
-    const last = await this.#call(`read ${info.last}`, (s) => s.entryAt(info.last));
-    return { first: info.first, last: info.last, lastId: last?.msgId };
+    const name = this.#net.freshStreamName();
+    const info = await this.#call("view", (s) => s.info(name));
+    if (info.messages === 0) return { stream: info.stream, first: info.last + 1, last: info.last, lastId: undefined };
+    const last = await this.#call(`read ${info.last}`, (s) => s.entryAt(info.last, info.stream));
+    return { stream: info.stream, first: info.first, last: info.last, lastId: last?.msgId };
   }
 
   entryAt(seq: number): Promise<ReplicaEntry | null> {
@@ -397,13 +423,14 @@ export class SimReplica implements QuorumReplica {
     await this.#call(`purge below ${firstKept}`, (s) => s.purgeBefore(firstKept));
   }
 
-  async recreate(firstSeq: number): Promise<void> {
+  async recreate(judged: ReplicaView, firstSeq: number): Promise<void> {
     try {
       const by = `by ${this.#process.name}, sent at ${this.#net.loop.nowMs} ms`;
-      await this.#call(`delete`, (s) => s.deleteStream(by));
+      await this.#call(`delete`, (s) => s.deleteStream(judged.stream, by));
     } catch (err) {
       if (!(err instanceof ReplicaUnavailableError && err.message.includes("stream not found"))) throw err;
     }
-    await this.#call(`recreate from ${firstSeq}`, (s) => s.addStream(firstSeq));
+    const name = this.#net.freshStreamName();
+    await this.#call(`recreate from ${firstSeq}`, (s) => s.addStream(name, firstSeq));
   }
 }
