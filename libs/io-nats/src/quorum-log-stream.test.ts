@@ -11,7 +11,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { jetstream } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
 import { shardLogStream, shardLogSubject } from "@antler/ops";
 import { createLogger } from "@antler/telemetry";
@@ -21,6 +21,7 @@ import { FencedError, LogUnavailableError, type LogRecord } from "./log-stream.t
 import { logStreamContract } from "./quorum-log-contract.ts";
 import { openQuorumLogStream, type QuorumLogStream } from "./quorum-log-stream.ts";
 import { JournalReplica } from "./quorum-replica.ts";
+import { quorumReplicaContract } from "./quorum-replica-contract.ts";
 import { Trio } from "./quorum-test-servers.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -83,6 +84,29 @@ describe("contract", () => {
     const shard = nextShard++;
     return { log: await openLog(shard), openOther: () => openLog(shard) };
   });
+});
+
+quorumReplicaContract("JournalReplica on a real nats-server", async () => {
+  const spec = { name: shardLogStream(nextShard), subject: shardLogSubject(nextShard) };
+  nextShard++;
+  const nc = trio.connections[0]!;
+  return {
+    replica: new JournalReplica(0, nc, spec, 1_000),
+    other: new JournalReplica(0, nc, spec, 1_000),
+    run: (call) => call(),
+    async until(check) {
+      const deadline = performance.now() + 5_000;
+      while (!check()) {
+        if (performance.now() > deadline) return false;
+        await sleep(10);
+      }
+      return true;
+    },
+    async dropStream() {
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.delete(await jsm.streams.find(spec.subject));
+    },
+  };
 });
 
 describe("failures", () => {
