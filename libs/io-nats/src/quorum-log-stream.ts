@@ -42,7 +42,7 @@ import { assert } from "@antler/base";
 import { shardLogStream, shardLogSubject } from "@antler/ops";
 import type { Logger } from "@antler/telemetry";
 import { FencedError, LogUnavailableError, type LogRecord, type TruncatableLogStream } from "./log-stream.ts";
-import { JournalReplica, type QuorumReplica, type ReplicaEntry, type ReplicaStreamSpec, type ReplicaView } from "./quorum-replica.ts";
+import { JournalReplica, ReplicaMissingError, type QuorumReplica, type ReplicaEntry, type ReplicaStreamSpec, type ReplicaView } from "./quorum-replica.ts";
 
 /**
  * The timers the journal uses (survey grace and timeout, the repair interval). Real timers by
@@ -118,6 +118,8 @@ const defaultRepairIntervalMs = 100;
 const pipelineMax = 16;
 /** Records copied to a replica per round trip when repairing it (bounded: records are up to 1 MB). */
 const copyBatchMax = 64;
+/** How long a replica must stay without its stream before it is given a new one (#replaceMissing). */
+const missingConfirmMs = 100;
 /** A survey whose completion copies records is repeated at most this often before giving up. */
 const agreeAttemptsMax = 4;
 
@@ -211,8 +213,15 @@ export class QuorumLogStream implements TruncatableLogStream {
     assert(this.#replicas.length === replicaCount, `a quorum journal needs exactly ${replicaCount} replicas`);
   }
 
-  /** Creates the streams; a majority must be reachable (the third is created when it returns). */
+  /**
+   * Opens the journal: a majority of replicas must hold it. On a new journal (fewer than two
+   * servers hold a stream of it) the missing streams are created; otherwise a missing one is left
+   * to the writers' repair, which replaces it safely (see #repairOne) — creating it here could
+   * race a replacement in progress.
+   */
   async open(): Promise<void> {
+    const found = await Promise.allSettled(this.#replicas.map((r) => r.view()));
+    if (found.filter((r) => r.status === "fulfilled").length >= majority) return;
     const results = await Promise.allSettled(this.#replicas.map((r) => r.ensure()));
     const created = results.filter((r) => r.status === "fulfilled").length;
     if (created < majority) {
@@ -482,8 +491,11 @@ export class QuorumLogStream implements TruncatableLogStream {
 
   // --- survey and recovery rule --------------------------------------------------------------------
 
-  /** Every replica's view; resolves once all answered, or a majority plus the grace period. */
-  #survey(): Promise<(ReplicaView | null)[]> {
+  /**
+   * Every replica's view; resolves once all answered, or a majority plus the grace period. A
+   * replica whose server answered that it holds no stream of the log is recorded in `missing`.
+   */
+  #survey(missing: boolean[] = []): Promise<(ReplicaView | null)[]> {
     return new Promise((resolve) => {
       const views: (ReplicaView | null)[] = this.#replicas.map(() => null);
       let answered = 0;
@@ -505,7 +517,9 @@ export class QuorumLogStream implements TruncatableLogStream {
             views[i] = view;
             answered++;
           },
-          () => {},
+          (err: unknown) => {
+            if (!done && err instanceof ReplicaMissingError && err.streams.length === 0) missing[i] = true;
+          },
         ).finally(() => {
           settled++;
           if (settled === replicaCount) finish();
@@ -518,7 +532,8 @@ export class QuorumLogStream implements TruncatableLogStream {
   /** Applies the recovery rule (see the top of this file), completing an undecided last record if needed. */
   async #agree(): Promise<Agreement> {
     for (let attempt = 1; attempt <= agreeAttemptsMax; attempt++) {
-      const views = await this.#survey();
+      const missing: boolean[] = [];
+      const views = await this.#survey(missing);
       const responders = views.flatMap((view, i) => (view !== null ? [i] : []));
       if (responders.length < majority) {
         throw new LogUnavailableError(`log ${this.name}: only ${responders.length} of ${replicaCount} replicas answered`);
@@ -556,6 +571,19 @@ export class QuorumLogStream implements TruncatableLogStream {
         const from = holders[0]!;
         const into = responders.find((i) => views[i]!.last < top);
         if (into === undefined) {
+          // The third replica decides; one that lost its stream holds nothing and is given an
+          // empty one to take the copy. Without this (found by the simulation, seed 4350: a
+          // server lost its disk, the two others ended on different records) the journal stayed
+          // unavailable after healing, since only a writer's repair re-creates a stream.
+          const third = missing.findIndex((m) => m);
+          if (third >= 0) {
+            try {
+              await this.#replaceMissing(third, [], views[from]!.first);
+            } catch (err) {
+              throw new LogUnavailableError(`log ${this.name}: could not give replica ${third} a stream to decide record ${top}`, { cause: err });
+            }
+            continue;
+          }
           throw new LogUnavailableError(`log ${this.name}: replicas hold different records at ${top}; waiting for the third replica`);
         }
         let completed: boolean;
@@ -697,21 +725,33 @@ export class QuorumLogStream implements TruncatableLogStream {
     track.state = "repairing";
     track.generation++;
     let outcome: "ok" | "divergent" | "unknown" = "unknown";
+    const third = [0, 1, 2].find((j) => j !== i && j !== sourceIndex)!;
     try {
-      const [view, sourceView] = await Promise.all([replica.view(), this.#replicas[sourceIndex]!.view()]);
-      if (view.last > end) {
+      const [viewed, sourceView] = await Promise.all([replica.view().catch((err: unknown) => {
+        if (err instanceof ReplicaMissingError) return err;
+        throw err;
+      }), this.#replicas[sourceIndex]!.view()]);
+      if (viewed instanceof ReplicaMissingError) {
+        // No stream holds the replica (a lost disk, a replacement cut short): a new one from the
+        // source's first record — it deletes nothing, and ends at an agreed slot (I3). Several
+        // streams hold it (concurrent creates): replaced under the rule of any replacement below.
+        const safe = viewed.streams.length === 0 || await this.#holdsAgreedLog(third, sourceIndex, end);
+        if (safe && await this.#replaceMissing(i, viewed.streams, sourceView.first)) {
+          this.#logger?.warn("journal replica had no single stream; replaced it", { log: this.name, replica: i, streams: viewed.streams, end });
+          if (await this.#copyInto(i, await replica.view(), sourceIndex, end, sourceView.first)) outcome = "ok";
+        }
+      } else if (viewed.last > end) {
         outcome = "unknown";
-      } else if (await this.#copyInto(i, view, sourceIndex, end, sourceView.first)) {
+      } else if (await this.#copyInto(i, viewed, sourceIndex, end, sourceView.first)) {
         outcome = "ok";
       } else {
         outcome = "divergent";
         // Recreate only while both others hold the whole agreed log: dropping this replica's
         // records then never leaves an agreed record on a single server. The source does; the
         // third must be in step, or be shown to hold it (see #holdsAgreedLog).
-        const third = [0, 1, 2].find((j) => j !== i && j !== sourceIndex)!;
         if (await this.#holdsAgreedLog(third, sourceIndex, end)) {
           this.#logger?.warn("journal replica holds a record that was never agreed (or is behind the truncation); recreating it", { log: this.name, replica: i, end });
-          if (await this.#recreateIfUnchanged(i, view, sourceView.first)) {
+          if (await this.#recreateIfUnchanged(i, viewed, sourceView.first)) {
             const fresh = await replica.view();
             if (await this.#copyInto(i, fresh, sourceIndex, end, sourceView.first)) outcome = "ok";
           }
@@ -799,7 +839,26 @@ export class QuorumLogStream implements TruncatableLogStream {
   async #recreateIfUnchanged(i: number, judged: ReplicaView, firstSeq: number): Promise<boolean> {
     const now = await this.#replicas[i]!.view();
     if (now.stream !== judged.stream || now.last !== judged.last || now.lastId !== judged.lastId) return false;
-    await this.#replicas[i]!.recreate(now, firstSeq);
+    await this.#replicas[i]!.recreate([now.stream], firstSeq);
+    return true;
+  }
+
+  /**
+   * Gives replica `i`, found without a single stream (`streams`: none, or several), a new one from
+   * `firstSeq`, only if it is still in that state missingConfirmMs later. Why wait: a replacement
+   * in progress deletes, then creates within a round trip; creating another stream in between
+   * would race its create, and nats-server may then let both streams hold the subject
+   * (quorum-replica.ts). A replacer stalled longer finds its create refused or already done.
+   */
+  async #replaceMissing(i: number, streams: readonly string[], firstSeq: number): Promise<boolean> {
+    await new Promise<void>((resolve) => this.#timers.setTimeout(resolve, missingConfirmMs));
+    try {
+      await this.#replicas[i]!.view();
+      return false;
+    } catch (err) {
+      if (!(err instanceof ReplicaMissingError) || [...err.streams].sort().join() !== [...streams].sort().join()) return false;
+    }
+    await this.#replicas[i]!.recreate(streams, firstSeq);
     return true;
   }
 

@@ -4,11 +4,13 @@
  * in-memory replica (quorum-sim-replica.test.ts), so the fake the simulation's verdicts rest on
  * cannot drift from JetStream: write-once slots, the expected-last-id check, de-duplication,
  * reads, purges that keep the end, and replacement by name — a replacement deletes only the
- * stream that was judged, so a late one deletes nothing (ADR 0007).
+ * stream that was judged, so a late one deletes nothing; processes deciding the same replacement
+ * at once create one stream; a replica without its stream reads as missing until replaced
+ * (ADR 0007).
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ReplicaUnavailableError, type QuorumReplica, type ReplicaEntry } from "./quorum-replica.ts";
+import { ReplicaMissingError, ReplicaUnavailableError, type QuorumReplica, type ReplicaEntry } from "./quorum-replica.ts";
 
 export interface ReplicaHarness {
   /** One process's replica of a fresh log on one server. */
@@ -42,6 +44,19 @@ export function quorumReplicaContract(name: string, open: () => Promise<ReplicaH
       const view = await h.run(() => h.replica.view());
       assert.deepEqual({ first: view.first, last: view.last, lastId: view.lastId }, { first: 1, last: 0, lastId: undefined });
       assert.equal((await h.run(() => h.other.view())).stream, view.stream);
+    });
+
+    test("processes creating the replica at once all succeed and end on one stream", async () => {
+      const h = await open();
+      await h.run(() => Promise.all([h.replica.ensure(), h.other.ensure()]));
+      const [mine, theirs] = await h.run(() => Promise.all([h.replica.view(), h.other.view()]));
+      assert.equal(mine.stream, theirs.stream);
+      await h.dropStream();
+      // A lost stream, replaced by both at once: one new stream again.
+      await h.run(() => Promise.all([h.replica.recreate([], 1), h.other.recreate([], 1)]));
+      const [again, againTheirs] = await h.run(() => Promise.all([h.replica.view(), h.other.view()]));
+      assert.equal(again.stream, againTheirs.stream);
+      assert.notEqual(again.stream, mine.stream);
     });
 
     test("slots are write-once: a publish lands only where the replica ends", async () => {
@@ -104,7 +119,7 @@ export function quorumReplicaContract(name: string, open: () => Promise<ReplicaH
       // The other process has read the stream before it was replaced.
       assert.equal((await h.run(() => h.other.entryAt(1)))?.msgId, "a");
       const judged = await h.run(() => h.replica.view());
-      await h.run(() => h.replica.recreate(judged, 3));
+      await h.run(() => h.replica.recreate([judged.stream], 3));
       const fresh = await h.run(() => h.replica.view());
       assert.notEqual(fresh.stream, judged.stream);
       assert.deepEqual({ first: fresh.first, last: fresh.last, lastId: fresh.lastId }, { first: 3, last: 2, lastId: undefined });
@@ -113,30 +128,38 @@ export function quorumReplicaContract(name: string, open: () => Promise<ReplicaH
       assert.equal((await h.run(() => h.other.entryAt(3)))?.msgId, "c2");
     });
 
-    test("a replacement decided on a stream that was replaced since deletes nothing and is refused", async () => {
+    test("a replacement decided on a stream that was replaced since deletes nothing", async () => {
       const h = await open();
       await h.run(() => h.replica.ensure());
       await fill(h, 0, ["a"]);
       const judged = await h.run(() => h.replica.view());
       // Another process replaces the stream first and refills it with the agreed record.
-      await h.run(() => h.other.recreate(judged, 1));
+      await h.run(() => h.other.recreate([judged.stream], 1));
       assert.deepEqual(await h.run(() => h.other.publish(bytes("a"), 0, "a")), { kind: "stored" });
       const refilled = await h.run(() => h.other.view());
-      // The first process's replacement, decided on the old stream, arrives late.
-      await assert.rejects(h.run(() => h.replica.recreate(judged, 1)), ReplicaUnavailableError);
+      // The first process's replacement, decided on the old stream, arrives late: the same
+      // decision creates the same stream (nothing to do), a different one is refused.
+      await h.run(() => h.replica.recreate([judged.stream], 1));
+      await assert.rejects(h.run(() => h.replica.recreate([judged.stream], 2)), ReplicaUnavailableError);
       const after = await h.run(() => h.replica.view());
       assert.deepEqual(after, refilled, "the refilled stream is untouched");
     });
 
-    test("a lost stream comes back empty under a new name", async () => {
+    test("a replica without its stream reads as missing until it is replaced, under a new name", async () => {
       const h = await open();
       await h.run(() => h.replica.ensure());
       await fill(h, 0, ["a"]);
       const before = await h.run(() => h.replica.view());
       await h.dropStream();
+      const missing = await h.run(() => h.other.view().then(() => undefined, (err: unknown) => err));
+      assert.ok(missing instanceof ReplicaMissingError, `a view fails as missing: ${String(missing)}`);
+      assert.deepEqual(missing.streams, []);
+      // A view does not re-create it (that could race a replacement in progress): still missing.
+      assert.ok((await h.run(() => h.replica.view().then(() => undefined, (err: unknown) => err))) instanceof ReplicaMissingError);
+      await h.run(() => h.replica.recreate([], 4));
       const after = await h.run(() => h.other.view());
       assert.notEqual(after.stream, before.stream);
-      assert.deepEqual({ first: after.first, last: after.last, lastId: after.lastId }, { first: 1, last: 0, lastId: undefined });
+      assert.deepEqual({ first: after.first, last: after.last, lastId: after.lastId }, { first: 4, last: 3, lastId: undefined });
       assert.equal((await h.run(() => h.replica.view())).stream, after.stream);
     });
 
@@ -148,7 +171,7 @@ export function quorumReplicaContract(name: string, open: () => Promise<ReplicaH
       try {
         await fill(h, 0, ["a"]);
         assert.ok(await h.until(() => announced >= 1), "the store was announced");
-        await h.run(async () => h.replica.recreate(await h.replica.view(), 2));
+        await h.run(async () => h.replica.recreate([(await h.replica.view()).stream], 2));
         await fill(h, 1, ["b"]);
         assert.ok(await h.until(() => announced >= 2), "the store into the replacement was announced");
       } finally {

@@ -8,16 +8,22 @@
  * copied to another replica keeps it). This class only speaks to its own server; the quorum
  * logic lives in quorum-log-stream.ts.
  *
- * The stream's name is `<log>_<token>`, a fresh token for every stream ever created (ADR 0007,
- * "Replacing a replica"): replacing a replica deletes the one stream that was judged, by name, and
- * creates a new one. JetStream's delete has no precondition, so a delete that reaches the server
- * late (a stalled writer, a slow server) would otherwise remove whatever stream holds the name
- * then — possibly a replacement already refilled with one of only two copies of acknowledged
- * records (found by the simulation, seed 3787). With names never reused, a late delete finds
- * nothing. The current stream is the one holding the log's subject: JetStream lets only one
- * stream per server hold a subject, which is also what makes a late create fail harmlessly.
+ * Stream names (ADR 0007, "Replacing a replica"). The replica is the one stream of the log that
+ * holds its subject on that server; its name is `<log>_<token>`, the token a hash of why it was
+ * created (streamNameFor). Replacing a replica deletes the stream that was judged, by name, and
+ * creates its successor. JetStream's delete has no precondition, so a delete that reaches the
+ * server late (a stalled writer, a slow server) would remove whatever stream holds the name then —
+ * with one fixed name, a replacement already refilled with one of only two copies of acknowledged
+ * records (found by the simulation, seed 3787). Successors have new names, so a late delete finds
+ * nothing. The names are derived, not random, because nats-server 2.15 does not serialise the
+ * subject-overlap check of concurrent creates: two processes creating differently named streams
+ * for one subject at once can both succeed (measured: 13 of 30 pairs). Creates of one name are
+ * atomic (the same configuration succeeds for both, a different one fails for the second), so
+ * processes that decide the same thing at once create the same stream. Should two streams hold
+ * the subject anyway, the replica reads as missing and is replaced like one (ReplicaMissingError).
  * A stream named exactly `<log>` (created before names carried tokens) is used as it is.
  */
+import { createHash } from "node:crypto";
 import {
   DiscardPolicy, jetstream, JetStreamApiCodes, JetStreamApiError, jetstreamManager, RetentionPolicy, StorageType,
   type JetStreamClient, type JetStreamManager, type StreamConfig,
@@ -52,6 +58,21 @@ export type PublishOutcome =
 /** The replica's server could not be reached or answered with an unexpected error. */
 export class ReplicaUnavailableError extends Error {
   override name = "ReplicaUnavailableError";
+}
+
+/**
+ * The server answered, but no single stream of the log holds its subject: none (a lost disk, a
+ * replacement that deleted and has not created yet) or several (concurrent creates, see the top of
+ * this file). Only a replacement brings the replica back (QuorumReplica.recreate with `streams`).
+ */
+export class ReplicaMissingError extends ReplicaUnavailableError {
+  override name = "ReplicaMissingError";
+  readonly streams: readonly string[];
+
+  constructor(replica: string, streams: readonly string[]) {
+    super(streams.length === 0 ? `${replica} holds no stream of its log` : `${replica}: several streams hold the log's subject (${streams.join(", ")})`);
+    this.streams = streams;
+  }
 }
 
 export interface ReplicaStreamSpec {
@@ -95,7 +116,9 @@ export interface QuorumReplica {
    * without its disk) is one such loss: what it acknowledged before may no longer be there.
    */
   readonly disconnects: number;
+  /** Creates the replica's first stream unless one exists (a new journal). */
   ensure(): Promise<void>;
+  /** What the replica holds; ReplicaMissingError when no single stream holds the subject. */
   view(): Promise<ReplicaView>;
   entryAt(seq: number): Promise<ReplicaEntry | null>;
   read(from: number, to: number, batchSize: number, onEntry: (entry: ReplicaEntry) => void): Promise<void>;
@@ -103,20 +126,34 @@ export interface QuorumReplica {
   onPublish(onStored: () => void): () => void;
   purgeBefore(firstKept: number): Promise<void>;
   /**
-   * Deletes the stream `judged` was read from (only that one: see the top of this file) and
-   * creates an empty one whose next record is `firstSeq`. Fails when another stream holds the
-   * subject by then (someone else replaced or re-created the replica): judge again.
+   * Deletes the streams `judged` names (the one a view was read from, or those a
+   * ReplicaMissingError reported; only those: see the top of this file) and creates their
+   * successor, empty, whose next record is `firstSeq`. Fails when another stream holds the subject
+   * by then (someone else replaced the replica differently): judge again.
    */
-  recreate(judged: ReplicaView, firstSeq: number): Promise<void>;
+  recreate(judged: readonly string[], firstSeq: number): Promise<void>;
 }
 
-/** A stream name never used before on any server (see the top of this file). */
-export function freshStreamName(log: string): string {
-  return `${log}_${crypto.randomUUID().replaceAll("-", "").slice(0, streamTokenChars)}`;
-}
+/** Why a stream of a log is created; its name follows from it (see the top of this file). */
+export type StreamOrigin =
+  /** Opening a journal none of whose servers holds it yet: everyone opening agrees on one. */
+  | { readonly kind: "open"; readonly serverRun: string }
+  /** Replacing the streams a judgement was read from: everyone replacing them agrees on one. */
+  | { readonly kind: "replace"; readonly judged: readonly string[]; readonly serverRun: string };
 
-/** Hex characters of a stream's token: 64 bits, so names are never reused in practice. */
+/** Hex characters of a stream's token (64 bits). */
 const streamTokenChars = 16;
+
+/**
+ * The name of the stream created for `origin`. A replacement's name depends on the streams it
+ * replaces (a chain of successors never repeats a name); a replacement of a missing stream, and a
+ * first stream, on the server run (nats-server draws a new server id at every start, and a server
+ * that lost its disk has restarted).
+ */
+export function streamNameFor(log: string, origin: StreamOrigin): string {
+  const why = origin.kind === "open" ? `open@${origin.serverRun}` : origin.judged.length > 0 ? `after:${[...origin.judged].sort().join(",")}` : `missing@${origin.serverRun}`;
+  return `${log}_${createHash("sha256").update(why).digest("hex").slice(0, streamTokenChars)}`;
+}
 
 /** Whether `stream` is one of log `log`'s streams (a token-named one, or the untokened first kind). */
 export function isStreamOfLog(stream: string, log: string): boolean {
@@ -226,28 +263,29 @@ export class JournalReplica implements QuorumReplica {
     }
   }
 
-  /**
-   * The stream holding the log's subject now; with `create`, a missing one (a server that lost
-   * its disk, or a fresh one) is created empty under a fresh name. Undefined: there is none.
-   */
-  async #findStream(jsm: JetStreamManager, create: boolean): Promise<string | undefined> {
-    try {
-      const found = await jsm.streams.find(this.#spec.subject);
-      if (!isStreamOfLog(found, this.#spec.name)) {
-        throw new ReplicaUnavailableError(`subject ${this.#spec.subject} on ${this.name} is held by stream ${found}, not by a stream of this log`);
+  /** This server's current run: a restarted server (perhaps without its disk) has a new id. */
+  get #serverRun(): string {
+    return this.#nc.info?.server_id ?? "unknown";
+  }
+
+  /** The streams of this log holding its subject (normally one); a foreign stream holding it is an error. */
+  async #streamsHolding(jsm: JetStreamManager): Promise<string[]> {
+    const names: string[] = [];
+    for await (const name of jsm.streams.names(this.#spec.subject)) {
+      if (!isStreamOfLog(name, this.#spec.name)) {
+        throw new ReplicaUnavailableError(`subject ${this.#spec.subject} on ${this.name} is held by stream ${name}, not by a stream of this log`);
       }
-      this.#stream = found;
-      return found;
-    } catch (err) {
-      if (!isStreamNotFound(err)) throw err;
+      names.push(name);
     }
-    if (!create) return undefined;
-    // Two processes creating at once: JetStream refuses the second (the subject is taken), which
-    // fails this call; the caller's next attempt finds the first one's stream.
-    const name = freshStreamName(this.#spec.name);
-    await jsm.streams.add(this.#config(name));
-    this.#stream = name;
-    return name;
+    return names;
+  }
+
+  /** The one stream holding the subject (cached for reads); ReplicaMissingError when there is not exactly one. */
+  async #theStream(jsm: JetStreamManager): Promise<string> {
+    const streams = await this.#streamsHolding(jsm);
+    if (streams.length !== 1) throw new ReplicaMissingError(this.name, streams);
+    this.#stream = streams[0]!;
+    return this.#stream;
   }
 
   /**
@@ -262,26 +300,37 @@ export class JournalReplica implements QuorumReplica {
         return await body(cached);
       } catch (err) {
         if (err instanceof ReplicaUnavailableError) throw err;
-        const found = await this.#findStream(jsm, false);
-        if (found === cached) throw err;
+        if ((await this.#theStream(jsm)) === cached) throw err;
       }
     }
-    const found = this.#stream ?? (await this.#findStream(jsm, false));
-    if (found === undefined) throw new ReplicaUnavailableError(`${this.name}: the replica has no stream`);
-    return body(found);
+    return body(this.#stream ?? (await this.#theStream(jsm)));
   }
 
-  /** Creates the stream if it does not exist. */
+  async #create(jsm: JetStreamManager, origin: StreamOrigin, firstSeq?: number): Promise<void> {
+    const name = streamNameFor(this.#spec.name, origin);
+    // Refused when another stream holds the subject; succeeds again for the same name and
+    // configuration (another process deciding the same at the same time).
+    await jsm.streams.add(this.#config(name, firstSeq));
+    this.#stream = name;
+  }
+
+  /** Creates the replica's first stream unless one exists. */
   async ensure(): Promise<void> {
     await this.#call("create", async (jsm) => {
-      await this.#findStream(jsm, true);
+      if ((await this.#streamsHolding(jsm)).length > 0) return;
+      try {
+        await this.#create(jsm, { kind: "open", serverRun: this.#serverRun });
+      } catch (err) {
+        // Created by someone else meanwhile (under another name: a replacement).
+        if ((await this.#streamsHolding(jsm)).length === 0) throw err;
+      }
     });
   }
 
   /** What the replica holds now. A missing stream (a server that lost its disk) is created empty. */
   async view(): Promise<ReplicaView> {
     return this.#call("view", async (jsm) => {
-      const stream = (await this.#findStream(jsm, true))!;
+      const stream = await this.#theStream(jsm);
       // Both questions name the stream, so the view is of one stream even if it is replaced meanwhile.
       const info = await jsm.streams.info(stream);
       const { first_seq: first, last_seq: last, messages } = info.state;
@@ -387,22 +436,21 @@ export class JournalReplica implements QuorumReplica {
   }
 
   /**
-   * Replaces the stream `judged` was read from by an empty one, under a fresh name, whose next
-   * record is `firstSeq`: the only way to drop a record that is not part of the agreed log
-   * (JetStream cannot overwrite a slot).
+   * Replaces the streams `judged` names by their successor, empty, whose next record is
+   * `firstSeq`: the only way to drop a record that is not part of the agreed log (JetStream
+   * cannot overwrite a slot), or to bring back a missing replica.
    */
-  async recreate(judged: ReplicaView, firstSeq: number): Promise<void> {
+  async recreate(judged: readonly string[], firstSeq: number): Promise<void> {
     await this.#call(`recreate from ${firstSeq}`, async (jsm) => {
       this.#stream = undefined;
-      try {
-        await jsm.streams.delete(judged.stream);
-      } catch (err) {
-        if (!isStreamNotFound(err)) throw err;
+      for (const stream of judged) {
+        try {
+          await jsm.streams.delete(stream);
+        } catch (err) {
+          if (!isStreamNotFound(err)) throw err;
+        }
       }
-      // Refused when another stream holds the subject by now (someone else's replacement).
-      const name = freshStreamName(this.#spec.name);
-      await jsm.streams.add(this.#config(name, firstSeq));
-      this.#stream = name;
+      await this.#create(jsm, { kind: "replace", judged, serverRun: this.#serverRun }, firstSeq);
     });
   }
 }

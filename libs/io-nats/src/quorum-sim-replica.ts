@@ -13,10 +13,13 @@
  *   the contract suite, quorum-replica-contract.ts);
  * - purge below a sequence keeps the last sequence; delete + add with `first_seq` (recreate); a
  *   server that lost its disk has no stream (reads fail, view/ensure create it empty);
- * - streams have names, never reused (quorum-replica.ts): a delete names the stream it deletes
- *   and finds nothing once that one is gone; only one stream holds the subject, so a create is
- *   refused while another exists; a view names the stream it read, and its second request (the
- *   last record's id) asks that stream;
+ * - streams have names (streamNameFor, as JournalReplica derives them): a delete names the stream
+ *   it deletes and finds nothing once that one is gone; a create is refused while another stream
+ *   holds the subject, and succeeds again for the same name and first sequence; a view names the
+ *   stream it read, and its second request (the last record's id) asks that stream; a view of a
+ *   server without the stream fails with ReplicaMissingError; every restart is a new server run.
+ *   Not modelled: nats-server's unserialised overlap check (two differently named concurrent
+ *   creates both succeeding) — the journal's names make those creates the same one;
  * - publishes on one connection arrive in the order sent (other requests may overtake each other);
  * - what is several requests over the wire is several here, with other processes' requests in
  *   between: a view is stream info then a direct get of the last record, a recreate is a delete
@@ -32,8 +35,11 @@
 import type { SimLoop, SimProcess } from "./quorum-sim-loop.ts";
 import type { SimRandom } from "./quorum-sim-prng.ts";
 import {
-  ReplicaUnavailableError, type PublishOutcome, type QuorumReplica, type ReplicaEntry, type ReplicaView,
+  ReplicaMissingError, ReplicaUnavailableError, streamNameFor, type PublishOutcome, type QuorumReplica, type ReplicaEntry, type ReplicaView,
 } from "./quorum-replica.ts";
+
+/** The log's name in the simulation (stream names are derived from it). */
+const simLog = "sim";
 
 /** How hostile the network is at the moment (the simulation turns faults off to check liveness). */
 export interface SimNetConditions {
@@ -83,13 +89,6 @@ export class SimJournalNet {
   lost(): boolean {
     return this.random.chance(this.conditions.lossRate);
   }
-
-  #streamsCreated = 0;
-
-  /** A stream name never used before (JournalReplica draws a random token; a counter keeps runs replayable). */
-  freshStreamName(): string {
-    return `J${++this.#streamsCreated}`;
-  }
 }
 
 export type ServerState = "up" | "crashed" | "paused";
@@ -101,8 +100,13 @@ export class SimJournalServer {
   readonly #duplicateWindowMs: number;
   #state: ServerState = "up";
   #crashes = 0;
-  // The stream: its name, undefined when there is none.
+  // The stream: its name (undefined when there is none) and the first sequence it was created with.
   #stream: string | undefined;
+  #createdFirst = 1;
+  /** Restarts so far: a server's id is new at every start. */
+  #runs = 0;
+  /** The broken variant "fixed-name-delete" (quorum-sim.ts): a delete takes whatever stream there is. */
+  readonly #deleteIgnoresName: boolean;
   #first = 1;
   #last = 0;
   #records = new Map<number, StoredRecord>();
@@ -116,14 +120,20 @@ export class SimJournalServer {
   /** Called after every change of the stream (the simulation's checkers). */
   onChange: (server: SimJournalServer, what: string) => void = () => {};
 
-  constructor(index: number, net: SimJournalNet, duplicateWindowMs: number) {
+  constructor(index: number, net: SimJournalNet, duplicateWindowMs: number, options: { readonly deleteIgnoresName?: boolean } = {}) {
     this.index = index;
     this.#net = net;
     this.#duplicateWindowMs = duplicateWindowMs;
+    this.#deleteIgnoresName = options.deleteIgnoresName ?? false;
   }
 
   get state(): ServerState {
     return this.#state;
+  }
+
+  /** The server's id in this run (nats-server's server_id, new at every start). */
+  get runId(): string {
+    return `server-${this.index}-run-${this.#runs}`;
   }
 
   /** Every crash breaks every connection to the server. */
@@ -174,6 +184,7 @@ export class SimJournalServer {
   /** Back up (after a crash or a pause); requests held for it are processed in order. */
   resume(): void {
     if (this.#state === "crashed") {
+      this.#runs++;
       // The server rebuilds its de-duplication state (and the last id) from the records still within the window.
       const now = this.#net.loop.nowMs;
       this.#dedupe = new Map([...this.#records.values()].filter((r) => now - r.storedAtMs < this.#duplicateWindowMs).map((r) => [r.msgId, { seq: r.seq, atMs: r.storedAtMs }]));
@@ -218,6 +229,7 @@ export class SimJournalServer {
 
   #create(name: string, firstSeq: number): void {
     this.#stream = name;
+    this.#createdFirst = firstSeq;
     this.#records.clear();
     this.#dedupe.clear();
     this.#lastMsgId = undefined;
@@ -231,12 +243,9 @@ export class SimJournalServer {
     if (this.#stream === undefined) this.#create(name, 1);
   }
 
-  /** Stream info of the stream holding the subject (creating a missing one as `name`, as JournalReplica.view does). */
-  info(name: string): { readonly stream: string; readonly first: number; readonly last: number; readonly messages: number } {
-    if (this.#stream === undefined) {
-      this.#create(name, 1);
-      return { stream: name, first: 1, last: 0, messages: 0 };
-    }
+  /** Stream info of the stream holding the subject; null when there is none. */
+  info(): { readonly stream: string; readonly first: number; readonly last: number; readonly messages: number } | null {
+    if (this.#stream === undefined) return null;
     return { stream: this.#stream, first: this.#records.size === 0 ? this.#last + 1 : this.#first, last: this.#last, messages: this.#records.size };
   }
 
@@ -287,16 +296,19 @@ export class SimJournalServer {
 
   /** Deletes stream `name` if it exists. `by`: who sent the request and when (for the trace: deletes that arrive late matter). */
   deleteStream(name: string, by: string): void {
-    if (this.#stream !== name) {
+    if (this.#stream !== name && !(this.#deleteIgnoresName && this.#stream !== undefined)) {
       this.onChange(this, `delete of ${name} found no such stream (${by})`);
       throw new StreamMissing("stream not found");
     }
+    const deleted = this.#stream;
     this.#wipe();
-    this.onChange(this, `deleted ${name} (${by})`);
+    this.onChange(this, `deleted ${deleted} (${by})`);
   }
 
-  /** Creates stream `name`; refused while another stream holds the subject. */
+  /** Creates stream `name`; refused while another stream holds the subject, a no-op if it is this one, alike. */
   addStream(name: string, firstSeq: number): void {
+    if (this.#stream === name && this.#createdFirst === firstSeq) return;
+    if (this.#stream === name) throw new Error("stream name already in use with a different configuration");
     if (this.#stream !== undefined) throw new Error("subjects overlap with an existing stream");
     this.#create(name, firstSeq);
   }
@@ -370,13 +382,13 @@ export class SimReplica implements QuorumReplica {
   }
 
   async ensure(): Promise<void> {
-    const name = this.#net.freshStreamName();
+    const name = streamNameFor(simLog, { kind: "open", serverRun: this.#server.runId });
     await this.#call("create", (s) => s.ensure(name));
   }
 
   async view(): Promise<ReplicaView> {
-    const name = this.#net.freshStreamName();
-    const info = await this.#call("view", (s) => s.info(name));
+    const info = await this.#call("view", (s) => s.info());
+    if (info === null) throw new ReplicaMissingError(this.name, []);
     if (info.messages === 0) return { stream: info.stream, first: info.last + 1, last: info.last, lastId: undefined };
     const last = await this.#call(`read ${info.last}`, (s) => s.entryAt(info.last, info.stream));
     return { stream: info.stream, first: info.first, last: info.last, lastId: last?.msgId };
@@ -423,14 +435,17 @@ export class SimReplica implements QuorumReplica {
     await this.#call(`purge below ${firstKept}`, (s) => s.purgeBefore(firstKept));
   }
 
-  async recreate(judged: ReplicaView, firstSeq: number): Promise<void> {
-    try {
-      const by = `by ${this.#process.name}, sent at ${this.#net.loop.nowMs} ms`;
-      await this.#call(`delete`, (s) => s.deleteStream(judged.stream, by));
-    } catch (err) {
-      if (!(err instanceof ReplicaUnavailableError && err.message.includes("stream not found"))) throw err;
+  async recreate(judged: readonly string[], firstSeq: number): Promise<void> {
+    for (const stream of judged) {
+      try {
+        const by = `by ${this.#process.name}, sent at ${this.#net.loop.nowMs} ms`;
+        await this.#call(`delete`, (s) => s.deleteStream(stream, by));
+      } catch (err) {
+        if (!(err instanceof ReplicaUnavailableError && err.message.includes("stream not found"))) throw err;
+      }
     }
-    const name = this.#net.freshStreamName();
+    // Named as the client knows the server when it sends (its connection's server id).
+    const name = streamNameFor(simLog, { kind: "replace", judged, serverRun: this.#server.runId });
     await this.#call(`recreate from ${firstSeq}`, (s) => s.addStream(name, firstSeq));
   }
 }

@@ -23,10 +23,17 @@ import { SimLoop, SimProcess } from "./quorum-sim-loop.ts";
 import { SimRandom } from "./quorum-sim-prng.ts";
 import { SimJournalNet, SimJournalServer, SimReplica, type SimNetConditions } from "./quorum-sim-replica.ts";
 
+/**
+ * Broken variants of the replicas rather than of the journal: "fixed-name-delete" deletes whatever
+ * stream holds the subject, as a delete by one fixed stream name did before replicas had derived
+ * names (the bug of seed 3787, ADR 0007 "Replacing a replica").
+ */
+export type QuorumSimVariant = "fixed-name-delete";
+
 export interface QuorumSimOptions {
   readonly seed: number;
-  /** A deliberately broken protocol (see QuorumLogOptions.brokenVariant). */
-  readonly variant?: QuorumBrokenVariant;
+  /** A deliberately broken protocol (see QuorumLogOptions.brokenVariant, QuorumSimVariant). */
+  readonly variant?: QuorumBrokenVariant | QuorumSimVariant;
   /** Simulated time with faults and writer takeovers before everything heals. */
   readonly faultPhaseMs?: number;
   /** Judge only what processes were told (see QuorumChecker). */
@@ -78,7 +85,7 @@ export async function runQuorumSim(options: QuorumSimOptions): Promise<QuorumSim
   };
   const net = new SimJournalNet(loop, root.fork("net"), hostile);
   const duplicateWindowMs = profile.pick([120_000, 1_000]);
-  const servers = [0, 1, 2].map((i) => new SimJournalServer(i, net, duplicateWindowMs));
+  const servers = [0, 1, 2].map((i) => new SimJournalServer(i, net, duplicateWindowMs, { deleteIgnoresName: options.variant === "fixed-name-delete" }));
   const checker = new QuorumChecker(servers, () => loop.nowMs, options.observedOnly ?? false);
   for (const server of servers) {
     server.onChange = (s, what) => {
@@ -91,7 +98,7 @@ export async function runQuorumSim(options: QuorumSimOptions): Promise<QuorumSim
     surveyGraceMs: profile.pick([10, 50]),
     repairIntervalMs: profile.pick([50, 100, 250]),
     readBatchSize: profile.pick([3, 64, 1024]),
-    ...(options.variant !== undefined ? { brokenVariant: options.variant } : {}),
+    ...(options.variant !== undefined && options.variant !== "fixed-name-delete" ? { brokenVariant: options.variant } : {}),
   };
   const truncateRate = profile.pick([0, 0, 0.02]);
   const diskLossRate = profile.pick([0, 0.3]);
