@@ -20,7 +20,7 @@ import { ensureShardLog } from "./jetstream-log-stream.ts";
 import { FencedError, LogUnavailableError, type LogRecord } from "./log-stream.ts";
 import { logStreamContract } from "./quorum-log-contract.ts";
 import { openQuorumLogStream, type QuorumLogStream } from "./quorum-log-stream.ts";
-import { JournalReplica } from "./quorum-replica.ts";
+import { JournalReplica, ReplicaMissingError, ReplicaUnavailableError } from "./quorum-replica.ts";
 import { quorumReplicaContract } from "./quorum-replica-contract.ts";
 import { Trio } from "./quorum-test-servers.ts";
 
@@ -109,6 +109,35 @@ quorumReplicaContract("JournalReplica on a real nats-server", async () => {
   };
 });
 
+describe("replica streams on a real server", () => {
+  test("a stream named exactly after the log (created before names carried tokens) is the replica", async () => {
+    const shard = nextShard++;
+    const spec = { name: shardLogStream(shard), subject: shardLogSubject(shard) };
+    const jsm = await jetstreamManager(trio.connections[0]!);
+    await jsm.streams.add({ name: spec.name, subjects: [spec.subject], allow_direct: true });
+    const replica = new JournalReplica(0, trio.connections[0]!, spec, 1_000);
+    assert.deepEqual(await replica.publish(bytes("a"), 0, "a"), { kind: "stored" });
+    const view = await replica.view();
+    assert.deepEqual(view, { stream: spec.name, first: 1, last: 1, lastId: "a" });
+    // Replaced, it gets a derived name like any other.
+    await replica.recreate([view.stream], 2);
+    const replaced = await replica.view();
+    assert.match(replaced.stream, new RegExp(`^${spec.name}_[0-9a-f]{16}$`));
+    assert.deepEqual((await jsm.streams.find(spec.subject)), replaced.stream);
+  });
+
+  test("a foreign stream holding the log's subject makes the replica unavailable, not missing", async () => {
+    const shard = nextShard++;
+    const spec = { name: shardLogStream(shard), subject: shardLogSubject(shard) };
+    const jsm = await jetstreamManager(trio.connections[0]!);
+    await jsm.streams.add({ name: `FOREIGN_${shard}`, subjects: [spec.subject] });
+    const replica = new JournalReplica(0, trio.connections[0]!, spec, 1_000);
+    const err = await replica.view().then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof ReplicaUnavailableError && !(err instanceof ReplicaMissingError), String(err));
+    assert.match(String(err), /held by stream FOREIGN_/);
+  });
+});
+
 describe("failures", () => {
   test("kill -9 of any one server: appends go on within a second, nothing acknowledged is lost", { timeout: 180_000 }, async () => {
     const shard = nextShard++;
@@ -155,6 +184,23 @@ describe("failures", () => {
     // Every replica holds the whole log, byte for byte, once the writer has repaired the last one.
     await waitFor("every replica in step", 30_000, () => log.replicaStates().every((state) => state === "tracking"));
     for (let i = 0; i < 3; i++) assert.deepEqual(await replicaContents(i, shard), all.map((r) => text(r.data)), `replica ${i}`);
+  });
+
+  test("a replica whose stream is gone (a lost disk) is given a new one by the writer and refilled", { timeout: 60_000 }, async () => {
+    const shard = nextShard++;
+    const log = await openLog(shard);
+    for (let i = 0; i < 30; i++) await log.append(bytes(`r${i + 1}`), i, `w:${i + 1}`);
+    const jsm = await jetstreamManager(trio.connections[2]!);
+    const lost = await jsm.streams.find(shardLogSubject(shard));
+    await jsm.streams.delete(lost);
+    // Appends go on on the two others; the repair sees replica 2 missing and replaces it.
+    for (let i = 30; i < 40; i++) await log.append(bytes(`r${i + 1}`), i, `w:${i + 1}`);
+    await waitFor("replica 2 back in step", 20_000, () => log.replicaStates().every((state) => state === "tracking"));
+    const replaced = await jsm.streams.find(shardLogSubject(shard));
+    assert.notEqual(replaced, lost, "the replica has a stream under a new name");
+    const all = await records(log);
+    assert.equal(all.length, 40);
+    assert.deepEqual(await replicaContents(2, shard), all.map((r) => text(r.data)));
   });
 
   test("losing a majority fails appends without a false success; they resume when one returns", { timeout: 120_000 }, async () => {
