@@ -327,7 +327,7 @@ export class JournalReplica implements QuorumReplica {
     });
   }
 
-  /** What the replica holds now. A missing stream (a server that lost its disk) is created empty. */
+  /** What the replica holds now; ReplicaMissingError when no single stream holds the subject (never created here). */
   async view(): Promise<ReplicaView> {
     return this.#call("view", async (jsm) => {
       const stream = await this.#theStream(jsm);

@@ -12,7 +12,7 @@
  *   acknowledged with the sequence of the first copy and stores nothing; the order is pinned by
  *   the contract suite, quorum-replica-contract.ts);
  * - purge below a sequence keeps the last sequence; delete + add with `first_seq` (recreate); a
- *   server that lost its disk has no stream (reads fail, view/ensure create it empty);
+ *   server that lost its disk has no stream (reads fail, a view reports it missing, ensure (a new journal) and a replacement create one);
  * - streams have names (streamNameFor, as JournalReplica derives them): a delete names the stream
  *   it deletes and finds nothing once that one is gone; a create is refused while another stream
  *   holds the subject, and succeeds again for the same name and first sequence; a view names the
